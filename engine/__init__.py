@@ -1,0 +1,1 @@
+"""crmc engine: load → validate → compile → evaluate → record, for client-management policies."""
