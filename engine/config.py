@@ -1,0 +1,53 @@
+"""Settings from CRMC_* environment variables; every command and the service read the same."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ENV_PREFIX = "CRMC_"
+ENGINES = ("durable", "compiled")
+
+
+@dataclass(frozen=True)
+class Settings:
+    policies_dir: Path = Path("policies")
+    engine: str = "durable"
+    database_url: str = "sqlite:///var/decisions.db"
+    keys_file: Path = Path("var/keys.json")
+    audit_key: str | None = field(default=None, repr=False)  # never printed
+    audit_key_file: Path = Path("var/audit.key")
+    audit_mask: tuple[str, ...] = ()
+    max_body: int = 1_048_576
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, env: dict[str, str] | None = None) -> Settings:
+        env = dict(os.environ if env is None else env)
+
+        def get(name: str, default: str) -> str:
+            return env.get(ENV_PREFIX + name, default)
+
+        engine = get("ENGINE", "durable")
+        if engine not in ENGINES:
+            raise ValueError(f"CRMC_ENGINE must be one of {', '.join(ENGINES)}, not {engine!r}")
+        max_body_text = get("MAX_BODY", "1048576")
+        try:
+            max_body = int(max_body_text)
+        except ValueError:
+            raise ValueError(f"CRMC_MAX_BODY must be a number of bytes, not {max_body_text!r}") from None
+        if max_body <= 0:
+            raise ValueError("CRMC_MAX_BODY must be positive")
+        mask = tuple(p.strip() for p in get("AUDIT_MASK", "").split(",") if p.strip())
+        return cls(
+            policies_dir=Path(get("POLICIES_DIR", "policies")),
+            engine=engine,
+            database_url=get("DATABASE_URL", "sqlite:///var/decisions.db"),
+            keys_file=Path(get("KEYS_FILE", "var/keys.json")),
+            audit_key=env.get(ENV_PREFIX + "AUDIT_KEY") or None,
+            audit_key_file=Path(get("AUDIT_KEY_FILE", "var/audit.key")),
+            audit_mask=mask,
+            max_body=max_body,
+            log_level=get("LOG_LEVEL", "INFO").upper(),
+        )
