@@ -1,0 +1,96 @@
+"""The evaluation context: validated facts plus the outputs of the earlier pipeline steps.
+
+Both engines see the same plain nested ``dict`` (plain, so that durable_rules can serialise
+it and the compiled engine can read it without indirection):
+
+- the facts document as validated (``financials.dscr``, ``request.amount``, ...);
+- ``segment`` once classification ran;
+- ``swot.score`` and ``swot.grade`` once the SWOT step ran (merged into the facts' ``swot``
+  group of analyst scores; the facts schema reserves those two names);
+- ``risk.grade`` once the risk step ran.
+
+An output that could not be produced (a SWOT score with no indicator present) is left out,
+so that a condition on it is false exactly like a condition on a missing fact.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Final
+
+__all__ = ["MISSING", "OUTPUT_PATHS", "Context", "build", "lookup", "to_pointer", "with_outputs"]
+
+# The paths that are pipeline outputs, not facts (never listed in ``missing_facts``).
+OUTPUT_PATHS: Final = frozenset({"segment", "swot.score", "swot.grade", "risk.grade"})
+
+Context = dict[str, Any]
+
+
+class _Missing:
+    """The one value ``lookup`` returns for an absent fact; never equal to a real value."""
+
+    _instance: _Missing | None = None
+
+    def __new__(cls) -> _Missing:
+        if cls._instance is None:
+            cls._instance = super().__new__(cls)
+        return cls._instance
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+    def __reduce__(self) -> str:  # pickles as the singleton (batch workers)
+        return "MISSING"
+
+
+MISSING: Final = _Missing()
+
+
+def build(facts: Mapping[str, Any]) -> Context:
+    """A fresh context holding the facts; the caller's document is never mutated."""
+    # Groups are copied (one level, which is all the facts schema allows) so that adding
+    # outputs cannot leak into the caller's facts or into the next decision, and so that
+    # every group is a plain dict whatever Mapping the caller passed.
+    return {k: dict(v) if isinstance(v, Mapping) else v for k, v in facts.items()}
+
+
+def with_outputs(
+    ctx: Context,
+    *,
+    segment: str | None = None,
+    swot_score: float | None = None,
+    swot_grade: str | None = None,
+    risk_grade: str | None = None,
+) -> Context:
+    """Add the given step outputs to ``ctx`` in place (``None`` leaves an output absent)."""
+    if segment is not None:
+        ctx["segment"] = segment
+    if swot_score is not None or swot_grade is not None:
+        group = ctx.setdefault("swot", {})
+        if swot_score is not None:
+            group["score"] = swot_score
+        if swot_grade is not None:
+            group["grade"] = swot_grade
+    if risk_grade is not None:
+        ctx["risk"] = {"grade": risk_grade}
+    return ctx
+
+
+def lookup(ctx: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path, or ``MISSING`` if any part of the path is absent."""
+    node: Any = ctx
+    for part in path.split("."):
+        if not isinstance(node, Mapping):
+            return MISSING
+        node = node.get(part, MISSING)
+        if node is MISSING:
+            return MISSING
+    return node
+
+
+def to_pointer(path: str) -> str:
+    """JSON pointer of a dotted fact path: ``financials.dscr`` -> ``/financials/dscr``."""
+    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path.split("."))

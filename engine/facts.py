@@ -1,0 +1,184 @@
+"""Facts validation: the gate before any engine sees a client's facts.
+
+Three checks, each reporting every problem as a :class:`FieldError` with a JSON pointer
+into the facts document (``/financials/dscr``) and a message saying what was expected:
+
+1. the facts schema (``schemas/facts.schema.json``, Draft 2020-12 with the format checker);
+   types are exact, so a string where a number belongs is an error here and never reaches
+   an engine (durable_rules would compare it lexicographically);
+2. the request currency against the base currency of the selected policies;
+3. the ``requires`` list of every selected policy.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import math
+from collections.abc import Iterable, Iterator, Mapping
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from jsonschema.exceptions import ValidationError
+
+from engine.context import MISSING, lookup, to_pointer
+from engine.errors import FieldError
+from engine.seam import LoadedPolicy
+
+__all__ = ["FACTS_SCHEMA_PATH", "check_currency", "check_requires", "schema_errors"]
+
+FACTS_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "facts.schema.json"
+
+_TYPE_NAMES = {
+    "number": "a number",
+    "integer": "an integer",
+    "string": "a string",
+    "boolean": "true or false",
+    "object": "an object",
+    "array": "a list",
+    "null": "null",
+}
+
+
+@lru_cache(maxsize=1)
+def _validator() -> Draft202012Validator:
+    schema = json.loads(FACTS_SCHEMA_PATH.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    return Draft202012Validator(schema, format_checker=Draft202012Validator.FORMAT_CHECKER)
+
+
+def _pointer(parts: Iterable[Any]) -> str:
+    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
+    return "".join("/" + p for p in escaped) or "/"
+
+
+def _describe(value: Any) -> str:
+    """A short rendering of an observed value, with its JSON type."""
+    if isinstance(value, bool):
+        return f"boolean {json.dumps(value)}"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"string {json.dumps(shown, ensure_ascii=False)}"
+    if isinstance(value, int | float):
+        return f"number {value!r}"
+    if value is None:
+        return "null"
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    return type(value).__name__
+
+
+def _allowed_names(schema: Mapping[str, Any]) -> list[str]:
+    return sorted(schema.get("properties", {}))
+
+
+def _errors_of(error: ValidationError) -> Iterator[FieldError]:
+    """One or more located FieldErrors for a jsonschema error (its own path, not re-derived)."""
+    path = list(error.absolute_path)
+    kind, expected, value = error.validator, error.validator_value, error.instance
+    if kind == "additionalProperties":
+        allowed = _allowed_names(error.schema)
+        extra = sorted(set(value) - set(allowed)) if isinstance(value, Mapping) else []
+        for name in extra:
+            hint = difflib.get_close_matches(name, allowed, n=1)
+            did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
+            msg = f"unknown field{did_you_mean}; expected one of " + ", ".join(allowed)
+            yield FieldError(_pointer([*path, name]), msg)
+        return
+    if kind == "required":
+        present = set(value) if isinstance(value, Mapping) else set()
+        for name in expected:
+            if name not in present:
+                yield FieldError(_pointer([*path, name]), "required field is missing")
+        return
+    if "propertyNames" in error.schema_path:
+        # jsonschema reports a bad property name at the parent object; point at the name.
+        yield FieldError(
+            _pointer([*path, value]),
+            "field name not allowed: names are lower-case letters, digits and '_' "
+            "(up to 40), and 'score'/'grade' are reserved for the SWOT outputs",
+        )
+        return
+    yield FieldError(_pointer(path), _message(kind, expected, value, error))
+
+
+def _message(kind: str, expected: Any, value: Any, error: ValidationError) -> str:
+    got = _describe(value)
+    if kind == "type":
+        names = [expected] if isinstance(expected, str) else list(expected)
+        wanted = " or ".join(_TYPE_NAMES.get(n, n) for n in names)
+        return f"expected {wanted}, got {got}"
+    if kind == "enum":
+        return "expected one of " + ", ".join(json.dumps(v) for v in expected) + f", got {got}"
+    if kind == "minimum":
+        return f"expected a number >= {expected}, got {value!r}"
+    if kind == "maximum":
+        return f"expected a number <= {expected}, got {value!r}"
+    if kind == "exclusiveMinimum":
+        return f"expected a number > {expected}, got {value!r}"
+    if kind == "exclusiveMaximum":
+        return f"expected a number < {expected}, got {value!r}"
+    if kind == "pattern":
+        return f"expected a string matching {expected}, got {got}"
+    if kind == "format":
+        return f"expected a valid {expected} (ISO 8601, e.g. 2026-11-30), got {got}"
+    if kind == "maxLength":
+        return f"expected at most {expected} characters, got {len(value)}"
+    if kind == "minLength":
+        return f"expected at least {expected} characters, got {len(value)}"
+    if kind == "maxProperties":
+        return f"expected at most {expected} fields, got {len(value)}"
+    return error.message
+
+
+def _non_finite(node: Any, path: list[Any]) -> Iterator[FieldError]:
+    """NaN and infinities parse as JSON numbers in Python but are no facts: reject them."""
+    if isinstance(node, float) and not math.isfinite(node):
+        yield FieldError(_pointer(path), f"expected a finite number, got {node!r}")
+    elif isinstance(node, Mapping):
+        for key, child in node.items():
+            yield from _non_finite(child, [*path, key])
+    elif isinstance(node, list):
+        for i, child in enumerate(node):
+            yield from _non_finite(child, [*path, i])
+
+
+def schema_errors(facts: Any) -> list[FieldError]:
+    """Every problem of a facts document against the facts schema, sorted by pointer."""
+    found = {e for err in _validator().iter_errors(facts) for e in _errors_of(err)}
+    found.update(_non_finite(facts, []))
+    return sorted(found, key=lambda e: (e.path, e.message))
+
+
+def check_currency(facts: Mapping[str, Any], policies: Iterable[LoadedPolicy]) -> list[FieldError]:
+    """The request currency must be the base currency of every selected policy."""
+    currency = lookup(facts, "request.currency")
+    if currency is MISSING:
+        return []
+    bases = sorted({lp.policy.currency for lp in policies})
+    if bases and any(currency != b for b in bases):
+        return [
+            FieldError(
+                "/request/currency",
+                f"expected the policies' base currency {' / '.join(bases)}, got {currency!r} "
+                "(amounts are in millions of the base currency)",
+            )
+        ]
+    return []
+
+
+def check_requires(facts: Mapping[str, Any], policies: Iterable[LoadedPolicy]) -> list[FieldError]:
+    """Every fact a selected policy declares in ``requires`` must be present."""
+    needed: dict[str, list[str]] = {}
+    for lp in policies:
+        for path in lp.policy.requires:
+            if lookup(facts, path) is MISSING:
+                needed.setdefault(path, []).append(f"{lp.id} {lp.version}")
+    return [
+        FieldError(to_pointer(path), f"required by policy {', '.join(by)}: fact is missing")
+        for path, by in sorted(needed.items())
+    ]
