@@ -1,0 +1,160 @@
+"""``policies/policies.lock``: the sha256 of every published policy version.
+
+Active versions are immutable: decisions were made with them and auditors replay them by
+hash. ``crmc publish`` is the only writer of the lock; ``crmc validate`` (and
+:meth:`engine.registry.Registry.load`) compares every version against it:
+
+* ``lock-changed`` — a published version's content differs from its locked hash, or it
+  was set back to draft: publish a new version instead;
+* ``lock-missing`` — an active version that was never published through the lock;
+* ``lock-orphan`` — the lock names a version whose file is gone (published versions are
+  kept, retired if need be, so that logged decisions stay replayable);
+* ``lock-format`` — the lock file itself is unreadable.
+
+The hash covers the version's content, not its ``status``: publishing (draft → active)
+and retiring (active → retired) do not change it, any edit of the content does (see
+:func:`engine.registry.policy_sha256`).
+
+The file is JSON, keys sorted, one version per line, so a publish is a one-line diff.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from engine.errors import Problem
+from engine.load import Document
+
+__all__ = ["LOCK_NAME", "Lock", "LockEntry", "atomic_write", "check_lock", "read_lock",
+           "render_lock", "write_lock"]
+
+LOCK_NAME = "policies.lock"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_NOTE = "sha256 of every published policy version; written by `crmc publish`, never by hand"
+
+
+@dataclass
+class Lock:
+    path: Path
+    entries: dict[str, str] = field(default_factory=dict)  # "policy@version" -> sha256
+    text: str = ""
+    exists: bool = False
+
+    def where(self, key: str) -> tuple[int, int]:
+        """Line and column of ``key`` in the lock file (1, 1 when not found)."""
+        for number, line in enumerate(self.text.splitlines(), start=1):
+            column = line.find(f'"{key}"')
+            if column >= 0:
+                return number, column + 1
+        return 1, 1
+
+
+@dataclass(frozen=True)
+class LockEntry:
+    """A policy version as the lock check sees it."""
+
+    key: str  # policy@version
+    sha256: str
+    status: str
+    document: Document
+
+
+def read_lock(path: Path) -> tuple[Lock, list[Problem]]:
+    """Read the lock; a missing file is an empty lock (``exists`` False)."""
+    lock = Lock(path)
+    if not path.exists():
+        return lock, []
+    lock.exists = True
+    name = str(path)
+    try:
+        lock.text = path.read_text(encoding="utf-8")
+        data = json.loads(lock.text)
+    except (OSError, UnicodeDecodeError) as exc:
+        return lock, [Problem(name, 0, 0, "lock-format", f"cannot read the lock: {exc}")]
+    except json.JSONDecodeError as exc:
+        return lock, [Problem(name, exc.lineno, exc.colno, "lock-format",
+                              f"the lock is not valid JSON: {exc.msg}")]
+    versions = data.get("versions") if isinstance(data, dict) else None
+    if not isinstance(versions, dict):
+        return lock, [Problem(name, 1, 1, "lock-format",
+                              'the lock is a JSON object with a "versions" object')]
+    problems = []
+    for key, digest in versions.items():
+        if isinstance(digest, str) and _SHA256.match(digest) and "@" in key:
+            lock.entries[key] = digest
+        else:
+            line, col = lock.where(key)
+            problems.append(Problem(name, line, col, "lock-format",
+                                    f"'{key}' must map policy@version to a sha256 hex digest",
+                                    f"$.versions[{key!r}]"))
+    return lock, problems
+
+
+def render_lock(entries: Mapping[str, str]) -> str:
+    ordered = dict(sorted(entries.items(), key=lambda kv: _sort_key(kv[0])))
+    return json.dumps({"note": _NOTE, "versions": ordered}, indent=2) + "\n"
+
+
+def write_lock(path: Path, entries: Mapping[str, str]) -> None:
+    """Write atomically (temp file + rename) so a crash never leaves half a lock."""
+    atomic_write(path, render_lock(entries))
+
+
+def check_lock(lock: Lock, versions: Iterable[LockEntry], *,
+               publishing: frozenset[str] = frozenset()) -> list[Problem]:
+    """Compare versions with the lock. ``publishing``: keys being published right now."""
+    problems: list[Problem] = []
+    seen: set[str] = set()
+    for v in versions:
+        seen.add(v.key)
+        locked = lock.entries.get(v.key)
+        if locked is None:
+            if v.status == "active" and v.key not in publishing:
+                problems.append(v.document.problem(
+                    ("status",), "lock-missing",
+                    f"active version {v.key} is not in {LOCK_NAME}: active versions are "
+                    f"published with `crmc publish` (set status: draft, then publish it)"))
+        elif v.status == "draft":
+            problems.append(v.document.problem(
+                ("status",), "lock-changed",
+                f"{v.key} was published (it is in {LOCK_NAME}) and cannot return to draft: "
+                f"publish a new version instead"))
+        elif locked != v.sha256:
+            problems.append(v.document.problem(
+                ("version",), "lock-changed",
+                f"published version {v.key} was changed (sha256 {v.sha256[:12]}…, locked "
+                f"{locked[:12]}…): published versions are immutable, publish a new version "
+                f"instead"))
+    for key in sorted(set(lock.entries) - seen, key=_sort_key):
+        line, col = lock.where(key)
+        problems.append(Problem(str(lock.path), line, col, "lock-orphan",
+                                f"locked version {key} has no file; "
+                                f"published versions must be kept: retire them instead",
+                                f"$.versions[{key!r}]"))
+    return problems
+
+
+def _sort_key(key: str) -> tuple:
+    policy_id, _, version = key.partition("@")
+    parts = version.split(".")
+    return (policy_id, *(int(p) if p.isdigit() else -1 for p in parts))
+
+
+def atomic_write(path: Path, text: str) -> None:
+    """Replace ``path`` with ``text`` atomically, keeping its permissions."""
+    mode = path.stat().st_mode & 0o777 if path.exists() else 0o644
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        os.chmod(tmp, mode)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
