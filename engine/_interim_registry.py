@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import re
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,8 @@ class InterimRegistry:
     def load(cls, directory: str | Path) -> InterimRegistry:
         loaded = []
         for path in sorted(Path(directory).glob("*/*.yaml")):
+            if not re.fullmatch(r"\d+\.\d+\.\d+\.yaml", path.name):
+                continue  # test cases and other files live beside the versions
             raw = yaml.safe_load(path.read_text(encoding="utf-8"))
             policy = _ADAPTER.validate_python(raw)
             canonical = json.dumps(raw, sort_keys=True, default=str).encode()

@@ -28,7 +28,7 @@ from typing import Any, Protocol
 from engine import context as context_mod
 from engine.decision import Decision
 from engine.engines import get_engine
-from engine.errors import DecisionRefused, NoPolicyInForce
+from engine.errors import DecisionRefused, FieldError, NoPolicyInForce
 from engine.facts import check_currency, check_requires, schema_errors
 from engine.model import PIPELINE, SwotPolicy
 from engine.seam import Engine, LoadedPolicy
@@ -86,6 +86,26 @@ class Decider:
                 raise NoPolicyInForce(kind, on)
         return {kind: self._prepare(chosen[kind]) for kind in PIPELINE}
 
+    def _policy_errors_anyway(
+        self, facts: Any, as_of: dt.date | None, pins: Mapping[str, str] | None,
+        found: list[FieldError],
+    ) -> list[FieldError]:
+        """Currency and ``requires`` errors of facts that already fail the schema, so that
+        one answer lists every problem; nothing if the policies cannot be selected."""
+        if not isinstance(facts, Mapping):
+            return []
+        try:
+            day = as_of or dt.date.fromisoformat(str(facts.get("as_of")))
+        except ValueError:
+            day = dt.datetime.now(dt.UTC).date()
+        try:
+            loaded = [p.loaded for p in self.select(day, pins).values()]
+        except LookupError:
+            return []
+        reported = {e.path for e in found}
+        extra = check_currency(facts, loaded) + check_requires(facts, loaded)
+        return [e for e in extra if e.path not in reported]
+
     def decide(
         self,
         facts: Mapping[str, Any],
@@ -100,7 +120,7 @@ class Decider:
         NoPolicyInForce."""
         errors = schema_errors(facts)
         if errors:
-            raise DecisionRefused(errors)
+            raise DecisionRefused(errors + self._policy_errors_anyway(facts, as_of, pins, errors))
         if as_of is None:
             as_of = (
                 dt.date.fromisoformat(facts["as_of"])

@@ -1,0 +1,155 @@
+"""``crmc decide``: decide on one facts document, or on a portfolio with ``--batch``.
+
+    crmc decide FACTS.json [--as-of DATE] [--pin ID=VERSION ...] [--explain] [--engine E]
+    crmc decide --batch FACTS.jsonl [-o OUT.jsonl] [--workers N] [same options]
+
+One document: the decision JSON on stdout (exit 0); bad facts print every error on stderr
+as ``FACTS.json: /path: message`` (``--format json``: a JSON list) and exit 1; usage
+errors (a malformed ``--pin``, an unknown pinned version) exit 2.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import click
+
+from engine.config import ENGINES, Settings
+from engine.errors import (
+    DecisionRefused,
+    FieldError,
+    NoPolicyInForce,
+    PolicyError,
+    UnknownPolicyVersion,
+)
+
+__all__ = ["command", "load_registry", "parse_pins"]
+
+
+def load_registry(directory: Path) -> Any:
+    """The policy registry (``engine.registry`` once it exists, the interim loader before)."""
+    try:
+        from engine.registry import Registry
+    except ModuleNotFoundError as exc:
+        if exc.name != "engine.registry":
+            raise
+        from engine._interim_registry import InterimRegistry as Registry  # type: ignore[assignment]
+    return Registry.load(directory)
+
+
+def parse_pins(pins: tuple[str, ...]) -> dict[str, str]:
+    out: dict[str, str] = {}
+    for pin in pins:
+        policy_id, sep, version = pin.partition("=")
+        if not sep or not policy_id or not version:
+            raise click.BadParameter(
+                f"{pin!r}: expected ID=VERSION, e.g. risk=1.0.0", param_hint="--pin"
+            )
+        out[policy_id] = version
+    return out
+
+
+def error_lines(name: str, errors: list[FieldError], fmt: str) -> str:
+    if fmt == "json":
+        found = [{"file": name, **e.to_json()} for e in errors]
+        return json.dumps(found, indent=2, ensure_ascii=False)
+    return "\n".join(f"{name}: {e.path}: {e.message}" for e in errors)
+
+
+def _read_facts(path: str) -> Any:
+    """The parsed document; a JSON syntax error becomes a located FieldError."""
+    stream = click.open_file(path, "r", encoding="utf-8")
+    with stream:
+        text = stream.read()
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise DecisionRefused(
+            [FieldError("/", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
+        ) from None
+
+
+@click.command(name="decide")
+@click.argument("facts", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
+              help="Apply the policy versions in force on this date (default: the facts' "
+              "as_of, else today UTC).")
+@click.option("--pin", "pins", multiple=True, metavar="ID=VERSION",
+              help="Use this version of a policy whatever the date (repeatable).")
+@click.option("--explain", is_flag=True, help="Include the trace of every rule considered.")
+@click.option("--engine", type=click.Choice(ENGINES), default=None,
+              help="Condition engine (default: CRMC_ENGINE; compiled for --batch).")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
+              help="Format of the errors on stderr.")
+@click.option("--policies", "policies_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=None, help="Policy directory (default: CRMC_POLICIES_DIR).")
+@click.option("--batch", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+              help="Decide every line of a JSON Lines file of facts.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
+              help="Where --batch writes its JSON Lines (default: stdout).")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes for --batch (default: the number of CPUs).")
+def command(
+    facts: str | None,
+    as_of: dt.datetime | None,
+    pins: tuple[str, ...],
+    explain: bool,
+    engine: str | None,
+    fmt: str,
+    policies_dir: Path | None,
+    batch: str | None,
+    output: str,
+    workers: int | None,
+) -> None:
+    """Decide on a client's FACTS.json and print the decision as JSON."""
+    settings = Settings.from_env()
+    pinned = parse_pins(pins)
+    directory = policies_dir or settings.policies_dir
+    day = as_of.date() if as_of else None
+    if batch is not None:
+        if facts is not None:
+            raise click.UsageError("give either FACTS.json or --batch FACTS.jsonl, not both")
+        from engine.cli.decide_batch import WorkerFailed, run_batch
+
+        try:
+            failed = run_batch(
+                batch, output, directory=directory, engine=engine or "compiled", as_of=day,
+                pins=pinned, explain=explain, workers=workers, fmt=fmt,
+            )
+        except (PolicyError, WorkerFailed) as exc:
+            click.echo(str(exc), err=True)
+            sys.exit(1)
+        sys.exit(1 if failed else 0)
+    if facts is None:
+        raise click.UsageError("missing FACTS.json (or --batch FACTS.jsonl)")
+    _decide_one(facts, directory, engine or settings.engine, day, pinned, explain, fmt)
+
+
+def _decide_one(
+    facts_path: str, directory: Path, engine: str, as_of: dt.date | None,
+    pins: Mapping[str, str], explain: bool, fmt: str,
+) -> None:
+    from engine.evaluate import Decider
+
+    try:
+        decider = Decider(load_registry(directory), engine)
+    except PolicyError as exc:
+        click.echo(str(exc), err=True)
+        sys.exit(1)
+    name = "<stdin>" if facts_path == "-" else facts_path
+    try:
+        decision = decider.decide(_read_facts(facts_path), as_of=as_of, pins=pins, explain=explain)
+    except DecisionRefused as exc:
+        click.echo(error_lines(name, exc.errors, fmt), err=True)
+        sys.exit(1)
+    except UnknownPolicyVersion as exc:
+        raise click.BadParameter(str(exc), param_hint="--pin") from None
+    except NoPolicyInForce as exc:
+        click.echo(f"{name}: {exc}", err=True)
+        sys.exit(1)
+    click.echo(json.dumps(decision.model_dump(mode="json"), indent=2, ensure_ascii=False))
