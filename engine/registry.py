@@ -28,13 +28,13 @@ from typing import Any
 from engine.errors import NoPolicyInForce, PolicyError, Problem, UnknownPolicyVersion
 from engine.factspace import FactSpace, default_factspace
 from engine.load import LoadError, load_text
-from engine.lock import LOCK_NAME, LockEntry, check_lock, read_lock
+from engine.lock import LOCK_NAME, LockEntry, atomic_write, check_lock, read_lock, write_lock
 from engine.model import PIPELINE
 from engine.seam import LoadedPolicy
 from engine.validate import Checked, check_document, check_file
 
-__all__ = ["DirectoryCheck", "Registry", "check_directory", "policy_sha256", "semver_key",
-           "version_files"]
+__all__ = ["DirectoryCheck", "Registry", "check_directory", "policy_sha256", "publish",
+           "semver_key", "version_files"]
 
 
 def semver_key(version: str) -> tuple[int, ...]:
@@ -239,3 +239,37 @@ class Registry:
             else:
                 chosen[kind] = self.in_force(policy_id, on)
         return chosen
+
+
+def publish(directory: str | Path, policy_id: str, version: str) -> tuple[str, list[Problem]]:
+    """Mark a draft active and lock its hash; returns (sha256, problems).
+
+    The whole directory is checked as it will be after publishing; on any problem nothing
+    is written. The file edit is minimal: only the ``status`` value changes, comments and
+    layout stay. Raises :class:`UnknownPolicyVersion` when the file does not exist.
+    """
+    directory = Path(directory)
+    path = directory / policy_id / f"{version}.yaml"
+    if not path.is_file():
+        raise UnknownPolicyVersion(policy_id, version)
+    checked = check_file(path)
+    doc = checked.document
+    if doc is None:
+        return "", checked.problems
+    status = doc.data.get("status") if isinstance(doc.data, dict) else None
+    if status != "draft":
+        return "", [doc.problem(("status",), "publish-status",
+                                f"only a draft can be published; {policy_id} {version} is "
+                                f"{status!r}: publish a new version instead")]
+    where = doc.values[("status",)]
+    text = doc.text[: where.start] + "active" + doc.text[where.end:]
+    key = f"{policy_id}@{version}"
+    result = check_directory(directory, lock=True, overrides={path: text},
+                             publishing=frozenset({key}))
+    if result.problems:
+        return "", result.problems
+    sha = next(lp.sha256 for lp in result.loaded if lp.key == key)
+    the_lock, _ = read_lock(directory / LOCK_NAME)
+    atomic_write(path, text)
+    write_lock(directory / LOCK_NAME, {**the_lock.entries, key: sha})
+    return sha, []
