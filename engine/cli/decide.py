@@ -27,18 +27,13 @@ from engine.errors import (
     PolicyError,
     UnknownPolicyVersion,
 )
+from engine.registry import Registry
 
 __all__ = ["command", "load_registry", "parse_pins"]
 
 
-def load_registry(directory: Path) -> Any:
-    """The policy registry (``engine.registry`` once it exists, the interim loader before)."""
-    try:
-        from engine.registry import Registry
-    except ModuleNotFoundError as exc:
-        if exc.name != "engine.registry":
-            raise
-        from engine._interim_registry import InterimRegistry as Registry  # type: ignore[assignment]
+def load_registry(directory: Path) -> Registry:
+    """The policy registry of ``directory`` (raises PolicyError with every problem)."""
     return Registry.load(directory)
 
 
