@@ -1,0 +1,282 @@
+"""The decision log: every decision served is appended, committed, then answered.
+
+``open_log(url, settings)`` picks the backend from the URL (``sqlite:///…`` or
+``postgresql://…``). ``DecisionLog.append(entry)`` masks the request, chains the record
+and returns its sequence number only once the transaction holding it has committed.
+
+Group commit: appends from threads of one process are gathered while a transaction is in
+flight and written together in the next one; every caller waits for the commit of its own
+batch. A batch that fails is retried one entry at a time, so one bad entry (a duplicate
+decision_id) fails alone. Across processes the backend's head lock serialises the chain.
+
+An entry is ``{"decision": <contract §2 dict or Decision>, "request": {"facts", "as_of",
+"pins", "explain"}, "requester": key name or None, "engine": "durable" | "compiled"}``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from engine.chain import load_or_create_key
+from engine.config import Settings
+from engine.mask import mask_entry
+from engine.record_store import (
+    Checkpoint,
+    DuplicateDecision,
+    LogUnavailable,
+    Pending,
+    SqlStore,
+    utc_text,
+)
+from engine.record_verify import VerifyResult, verify_store
+
+__all__ = [
+    "RECORD_FORMAT",
+    "DecisionLog",
+    "DuplicateDecision",
+    "LogUnavailable",
+    "VerifyResult",
+    "open_log",
+]
+
+RECORD_FORMAT = 1
+CHECKPOINT_EVERY = 100
+
+
+def open_log(
+    url: str,
+    settings: Settings,
+    *,
+    checkpoint_every: int = CHECKPOINT_EVERY,
+    create_key: bool = True,
+) -> DecisionLog:
+    """Open (creating or migrating) the decision log at ``url``.
+
+    ``create_key=False`` is for read-only tools (``crmc audit verify``): without a key
+    they check the chain but cannot check checkpoint signatures, and say so.
+    """
+    if url.startswith("sqlite:"):
+        from engine.record_sqlite import SqliteStore
+
+        store: SqlStore = SqliteStore(url)
+    elif url.startswith(("postgresql://", "postgres://")):
+        from engine.record_postgres import PostgresStore
+
+        store = PostgresStore(url)
+    else:
+        raise ValueError(
+            f"CRMC_DATABASE_URL must start with sqlite:/// or postgresql://, not {url!r}"
+        )
+    key = load_or_create_key(settings.audit_key, settings.audit_key_file, create=create_key)
+    return DecisionLog(store, key, mask=settings.audit_mask, checkpoint_every=checkpoint_every)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON values: pydantic models dumped, dates as ISO text, tuples as lists."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json")
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    if isinstance(value, Mapping):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_jsonable(v) for v in value]
+    return value
+
+
+@dataclass
+class _Ticket:
+    items: list[Pending]
+    done: bool = False
+    seqs: list[int] = field(default_factory=list)
+    error: BaseException | None = None
+
+
+class DecisionLog:
+    def __init__(
+        self, store: SqlStore, key: bytes | None, *, mask: Sequence[str] = (), checkpoint_every: int
+    ):
+        self.store = store
+        self._key = key
+        self._mask = tuple(mask)
+        self._every = checkpoint_every
+        self._cv = threading.Condition()
+        self._pending: list[_Ticket] = []
+        self._writing = False
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"DecisionLog({type(self.store).__name__})"
+
+    # --- writing ------------------------------------------------------------------------
+    def prepare(self, entry: Mapping[str, Any]) -> Pending:
+        """Validate and mask an entry; raises ValueError before anything is written."""
+        decision = _jsonable(entry.get("decision"))
+        if not isinstance(decision, dict):
+            raise ValueError("entry.decision must be a decision object")
+        request = _jsonable(entry.get("request") or {})
+        decision_id = decision.get("decision_id")
+        if not isinstance(decision_id, str) or not decision_id:
+            raise ValueError("entry.decision.decision_id must be a non-empty string")
+        try:
+            decided = dt.datetime.fromisoformat(str(decision.get("decided_at")))
+        except ValueError:
+            raise ValueError(
+                f"entry.decision.decided_at is not an RFC 3339 time: {decision.get('decided_at')!r}"
+            ) from None
+        if decided.tzinfo is None:
+            raise ValueError("entry.decision.decided_at must carry a time zone")
+        facts = request.get("facts") if isinstance(request.get("facts"), dict) else {}
+        client_id = decision.get("client_id") or facts.get("client_id")
+        if not isinstance(client_id, str) or not client_id:
+            raise ValueError(
+                "entry has no client_id (decision.client_id or request.facts.client_id)"
+            )
+        req, dec, masked = mask_entry(request, decision, self._mask)
+        requester = entry.get("requester")
+        segment = dec.get("segment")
+        codes = [w.get("code") for w in dec.get("warnings") or [] if isinstance(w, dict)]
+        body = {
+            "format": RECORD_FORMAT,
+            "decision_id": decision_id,
+            "client_id": client_id,
+            "decided_at": decision["decided_at"],
+            "as_of": dec.get("as_of"),
+            "requester": requester,
+            "request": req,
+            "decision": dec,
+            "policies": dec.get("policies") or [],
+            "engine": entry.get("engine"),
+            "masked": masked,
+        }
+        return Pending(
+            body=body,
+            decision_id=decision_id,
+            client_id=client_id,
+            decided_at=utc_text(decided),
+            requester=requester,
+            segment=segment.get("value") if isinstance(segment, dict) else None,
+            warning_codes="," + ",".join(str(c) for c in codes) + ",",
+        )
+
+    def append(self, entry: Mapping[str, Any]) -> int:
+        """Append one record; returns its seq once committed."""
+        return self.append_many([entry])[0]
+
+    def append_many(self, entries: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Append records in order, in one transaction; their seqs once committed."""
+        if not entries:
+            return []
+        ticket = _Ticket([self.prepare(e) for e in entries])
+        with self._cv:
+            self._pending.append(ticket)
+            while not ticket.done:
+                if self._writing:
+                    self._cv.wait()
+                    continue
+                # Become the leader: write everything queued so far in one transaction.
+                self._writing = True
+                batch, self._pending = self._pending, []
+                self._cv.release()
+                try:
+                    self._write(batch)
+                finally:
+                    self._cv.acquire()
+                    self._writing = False
+                    self._cv.notify_all()
+        if ticket.error is not None:
+            raise ticket.error
+        return ticket.seqs
+
+    def _write(self, batch: list[_Ticket]) -> None:
+        try:
+            try:
+                seqs = self.store.write_batch(
+                    [i for t in batch for i in t.items], self._key, self._every
+                )
+            except (LogUnavailable, DuplicateDecision):
+                if len(batch) == 1:
+                    raise
+                for ticket in batch:  # isolate the failing entry; the others still commit
+                    self._write([ticket])
+                return
+            pos = 0
+            for ticket in batch:
+                ticket.seqs = seqs[pos : pos + len(ticket.items)]
+                pos += len(ticket.items)
+                ticket.done = True
+        except BaseException as exc:
+            for ticket in batch:
+                if not ticket.done:
+                    ticket.error, ticket.done = exc, True
+
+    def checkpoint(self) -> Checkpoint | None:
+        """Sign the current head now (also done every N records and on close)."""
+        if self._key is None:
+            raise LogUnavailable("no audit key: set CRMC_AUDIT_KEY or create the key file")
+        return self.store.checkpoint(self._key)
+
+    def close(self) -> None:
+        try:
+            if self._key is not None:
+                self.store.checkpoint(self._key)
+        finally:
+            self.store.close()
+
+    # --- reading ------------------------------------------------------------------------
+    @staticmethod
+    def _record(row: tuple) -> dict[str, Any]:
+        body, digest = row
+        record = json.loads(body)
+        record["hash"] = digest
+        return record
+
+    def get(self, decision_id: str) -> dict[str, Any] | None:
+        row = self.store.get(decision_id)
+        return None if row is None else self._record(row)
+
+    def search(
+        self,
+        client_id: str | None = None,
+        since: dt.date | dt.datetime | None = None,
+        until: dt.date | dt.datetime | None = None,
+        segment: str | None = None,
+        warning_code: str | None = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Records matching every filter given, newest first; ``until`` is exclusive."""
+        where: list[tuple[str, Any]] = []
+        if client_id is not None:
+            where.append(("client_id = ?", client_id))
+        if since is not None:
+            where.append(("decided_at >= ?", _moment(since)))
+        if until is not None:
+            where.append(("decided_at < ?", _moment(until)))
+        if segment is not None:
+            where.append(("segment = ?", segment))
+        if warning_code is not None:
+            where.append(("warning_codes LIKE ?", f"%,{warning_code},%"))
+        return [self._record(row) for row in self.store.search(where, max(0, int(limit)))]
+
+    def iter_records(self, since: dt.date | dt.datetime | None = None) -> Iterator[dict[str, Any]]:
+        """Every record (decided at or after ``since``), in seq order."""
+        for _seq, _id, body, _prev, digest in self.store.iter_rows(
+            _moment(since) if since else None
+        ):
+            yield self._record((body, digest))
+
+    def verify(self) -> VerifyResult:
+        return verify_store(self.store, self._key)
+
+
+def _moment(value: dt.date | dt.datetime) -> str:
+    """A date means its midnight UTC; naive times are taken as UTC."""
+    if not isinstance(value, dt.datetime):
+        value = dt.datetime(value.year, value.month, value.day, tzinfo=dt.UTC)
+    elif value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return utc_text(value)

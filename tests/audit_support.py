@@ -1,0 +1,145 @@
+"""Helpers for the audit-trail tests: both log backends, entries, raw SQL for tampering.
+
+PostgreSQL is the server at 127.0.0.1:5432, database ``test`` (override with
+``CRMC_TEST_DATABASE_URL``); each test gets its own schema, dropped afterwards, so parallel
+runs never collide. Without a server the PostgreSQL cases skip with a loud reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import secrets
+import sqlite3
+import threading
+import uuid
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.config import Settings
+
+PG_URL = os.environ.get("CRMC_TEST_DATABASE_URL", "postgresql://127.0.0.1:5432/test")
+BACKENDS = ("sqlite", "postgresql")
+EXAMPLES = Path(__file__).resolve().parent / "data" / "audit"  # copies of shared/examples
+AUDIT_KEY = "test-audit-key-not-secret"
+
+
+def pg_unreachable() -> str | None:
+    try:
+        import psycopg
+
+        psycopg.connect(PG_URL, connect_timeout=3).close()
+    except Exception as exc:  # any failure means: no server to test against
+        return (
+            f"PostgreSQL at {PG_URL} is unreachable ({exc.__class__.__name__}: {exc}); "
+            "THE POSTGRESQL HALF OF THE AUDIT SUITE WAS NOT RUN"
+        )
+    return None
+
+
+def backend_url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty log URL for ``backend``; PostgreSQL schemas are dropped afterwards."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path}/var/decisions.db"
+    reason = pg_unreachable()
+    if reason:
+        pytest.skip(reason)
+    schema = f"crmc_t_{os.getpid()}_{secrets.token_hex(4)}"
+    url = f"{PG_URL}?schema={schema}"
+
+    def drop() -> None:
+        import psycopg
+
+        with psycopg.connect(PG_URL, autocommit=True) as conn:
+            conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+
+    request.addfinalizer(drop)
+    return url
+
+
+def settings(tmp_path: Path, **changes: Any) -> Settings:
+    base = Settings(audit_key=AUDIT_KEY, audit_key_file=tmp_path / "var" / "audit.key")
+    return Settings(**{**base.__dict__, **changes})
+
+
+def example_facts(name: str = "seed-case") -> dict[str, Any]:
+    return json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def make_entry(i: int = 0, client_id: str = "MFG-0042", **decision: Any) -> dict[str, Any]:
+    """A well-formed log entry with a synthetic decision (the log does not interpret it)."""
+    facts = example_facts()
+    facts["client_id"] = client_id
+    facts["financials"]["dscr"] = 1.0 + i / 100
+    body = {
+        "decision_id": str(uuid.uuid4()),
+        "client_id": client_id,
+        "decided_at": dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z"),
+        "as_of": "2026-11-30",
+        "policies": [{"id": "classification", "version": "1.0.0", "sha256": "0" * 64}],
+        "segment": {"value": "general", "rule": None},
+        "warnings": [],
+        "risk": {"grade": "good", "expected_loss_rate": 0.008, "risk_weight": 0.9},
+        **decision,
+    }
+    return {
+        "decision": body,
+        "request": {"facts": facts, "as_of": None, "pins": None, "explain": False},
+        "requester": "tester",
+        "engine": "compiled",
+    }
+
+
+def append_worker(url: str, key_file: str, count: int, threads: int) -> list[int]:
+    """Run in a child process: append ``count`` entries from ``threads`` threads."""
+    from engine.record import open_log
+
+    log = open_log(url, Settings(audit_key=AUDIT_KEY, audit_key_file=Path(key_file)))
+    seqs: list[int] = []
+    lock = threading.Lock()
+
+    def run(n: int) -> None:
+        for i in range(n):
+            seq = log.append(make_entry(i, client_id=f"C-{os.getpid()}"))
+            with lock:
+                seqs.append(seq)
+
+    workers = [threading.Thread(target=run, args=(count // threads,)) for _ in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    log.close()
+    return seqs
+
+
+class Raw:
+    """Direct SQL on a log's database, as a tamperer with write access would use it."""
+
+    def __init__(self, url: str):
+        self.url = url
+        if url.startswith("sqlite:"):
+            self.conn: Any = sqlite3.connect(url[len("sqlite:///") :], isolation_level=None)
+            self.mark = "?"
+        else:
+            import psycopg
+
+            from engine.record_postgres import split_schema
+
+            base, schema = split_schema(url)
+            self.conn = psycopg.connect(base, autocommit=True)
+            self.conn.execute(f'SET search_path TO "{schema}"')
+            self.mark = "%s"
+
+    def run(self, sql: str, params: tuple = ()) -> list[tuple]:
+        cur = self.conn.execute(sql.replace("?", self.mark), params)
+        try:
+            return list(cur.fetchall())
+        except Exception:  # statements without a result set
+            return []
+
+    def close(self) -> None:
+        self.conn.close()
