@@ -1,0 +1,58 @@
+"""Helpers for the decision tests: the default registry, deciders per engine, examples.
+
+The durable engine is another engineer's module; until ``engine/durable.py`` exists its
+half of the tests skips with that reason (and runs as soon as the module is there).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.evaluate import Decider
+from engine.registry import Registry
+
+ROOT = Path(__file__).resolve().parent.parent
+POLICIES = ROOT / "policies"
+EXAMPLES = Path(__file__).resolve().parent / "data" / "examples"  # copies of shared/examples
+GOLDEN = Path(__file__).resolve().parent / "golden"
+EXAMPLE_NAMES = ("seed-case", "strategic-partner", "general-client", "distressed-client")
+
+FROZEN_AT = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
+
+DURABLE_MISSING = importlib.util.find_spec("engine.durable") is None
+needs_durable = pytest.mark.skipif(
+    DURABLE_MISSING, reason="engine/durable.py (issue 3, durable engine) is not in the tree yet"
+)
+ENGINE_PARAMS = [
+    pytest.param("compiled", id="compiled"),
+    pytest.param("durable", id="durable", marks=needs_durable),
+]
+
+
+@lru_cache(maxsize=1)
+def registry() -> Registry:
+    return Registry.load(POLICIES)
+
+
+@lru_cache(maxsize=2)
+def decider(engine: str) -> Decider:
+    """One Decider per engine per test process (durable rulesets register only once)."""
+    return Decider(registry(), engine)
+
+
+def example(name: str) -> dict[str, Any]:
+    return json.loads((EXAMPLES / f"{name}.json").read_text(encoding="utf-8"))
+
+
+def frozen(engine: str, facts: Any, **kwargs: Any) -> dict[str, Any]:
+    """A decision as JSON with id and clock frozen (for golden files and comparisons)."""
+    kwargs.setdefault("decision_id", "golden-0001")
+    kwargs.setdefault("decided_at", FROZEN_AT)
+    return decider(engine).decide(facts, **kwargs).model_dump(mode="json")
