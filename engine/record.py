@@ -41,6 +41,7 @@ __all__ = [
     "DuplicateDecision",
     "LogUnavailable",
     "VerifyResult",
+    "make_entry",
     "open_log",
 ]
 
@@ -74,6 +75,25 @@ def open_log(
         )
     key = load_or_create_key(settings.audit_key, settings.audit_key_file, create=create_key)
     return DecisionLog(store, key, mask=settings.audit_mask, checkpoint_every=checkpoint_every)
+
+
+def make_entry(
+    decision: Any,
+    facts: Mapping[str, Any],
+    *,
+    as_of: dt.date | None = None,
+    pins: Mapping[str, str] | None = None,
+    explain: bool = False,
+    requester: str | None = None,
+) -> dict[str, Any]:
+    """The log entry of a decision made on ``facts`` (``decision`` a Decision or its dict)."""
+    doc = _jsonable(decision)
+    return {
+        "decision": doc,
+        "request": {"facts": facts, "as_of": as_of, "pins": pins, "explain": explain},
+        "requester": requester,
+        "engine": doc.get("engine"),
+    }
 
 
 def _jsonable(value: Any) -> Any:
@@ -268,6 +288,10 @@ class DecisionLog:
             _moment(since) if since else None
         ):
             yield self._record((body, digest))
+
+    def count(self, since: dt.date | dt.datetime | None = None) -> int:
+        """Number of records (decided at or after ``since``)."""
+        return self.store.count(_moment(since) if since else None)
 
     def verify(self) -> VerifyResult:
         return verify_store(self.store, self._key)

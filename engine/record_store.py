@@ -220,6 +220,16 @@ class SqlStore:
                 return
             after = rows[-1][0]
 
+    def count(self, since: str | None = None) -> int:
+        with self.read_cursor() as cur:
+            if since:
+                cur.execute(
+                    self.sql("SELECT COUNT(*) FROM crmc_decisions WHERE decided_at >= ?"), (since,)
+                )
+            else:
+                cur.execute("SELECT COUNT(*) FROM crmc_decisions")
+            return int(cur.fetchone()[0])
+
     def checkpoints(self) -> list[Checkpoint]:
         with self.read_cursor() as cur:
             cur.execute(

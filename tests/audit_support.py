@@ -143,3 +143,52 @@ class Raw:
 
     def close(self) -> None:
         self.conn.close()
+
+
+EXAMPLE_NAMES = ("seed-case", "strategic-partner", "general-client", "distressed-client")
+RATINGS = ("AAA", "AA", "A", "BBB", "BB", "B", "CCC")
+# (group, field, low, high, kind): ranges stay inside the facts schema.
+VARIED = (
+    ("relationship", "years", 0, 15, int),
+    ("relationship", "annual_contribution", 0, 40, float),
+    ("relationship", "products_held", 0, 8, int),
+    ("financials", "leverage", 0, 6, float),
+    ("financials", "dscr", 0.8, 2.2, float),
+    ("financials", "ebitda_margin", -0.1, 0.4, float),
+    ("financials", "historical_default_rate", 0, 0.1, float),
+    ("request", "amount", 5, 400, float),
+    ("request", "tenor_years", 1, 20, int),
+    ("project", "cost_overrun_pct", 0, 25, float),
+    ("project", "construction_delay_months", 0, 12, int),
+    ("monitoring", "days_past_due", 0, 120, int),
+    ("monitoring", "covenant_breaches_12m", 0, 3, int),
+    ("monitoring", "rating_downgrades_12m", 0, 3, int),
+)
+
+
+def varied_facts(count: int, seed: int = 20261204) -> list[dict[str, Any]]:
+    """Facts documents: the shared examples with seeded variations of their numbers,
+    ratings and dates (2025–2027, so every policy version gets used)."""
+    import random
+
+    rng = random.Random(seed)
+    bases = [example_facts(name) for name in EXAMPLE_NAMES]
+    out = []
+    for i in range(count):
+        facts = json.loads(json.dumps(bases[i % len(bases)]))
+        facts["client_id"] = f"{facts['client_id']}-{i}"
+        day = dt.date(2025, 1, 1) + dt.timedelta(days=rng.randrange(3 * 365))
+        facts["as_of"] = day.isoformat()
+        for group, name, low, high, kind in VARIED:
+            if group in facts and rng.random() < 0.7:
+                value = rng.uniform(low, high)
+                # Some values exactly on round numbers, where thresholds usually sit.
+                facts[group][name] = (
+                    kind(round(value)) if rng.random() < 0.3 else kind(round(value, 2))
+                )
+        if "financials" in facts and rng.random() < 0.5:
+            facts["financials"]["credit_rating"] = rng.choice(RATINGS)
+        if "monitoring" in facts and rng.random() < 0.2:
+            facts["monitoring"]["sponsor_distress"] = not facts["monitoring"]["sponsor_distress"]
+        out.append(facts)
+    return out

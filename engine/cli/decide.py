@@ -89,6 +89,9 @@ def _read_facts(path: str) -> Any:
               help="Where --batch writes its JSON Lines (default: stdout).")
 @click.option("--workers", type=click.IntRange(min=1), default=None,
               help="Worker processes for --batch (default: the number of CPUs).")
+@click.option("--log", "log", is_flag=True,
+              help="Append the decision to the decision log (CRMC_DATABASE_URL) before "
+              "printing it; exit 1 if it cannot be logged.")
 def command(
     facts: str | None,
     as_of: dt.datetime | None,
@@ -100,6 +103,7 @@ def command(
     batch: str | None,
     output: str,
     workers: int | None,
+    log: bool,
 ) -> None:
     """Decide on a client's FACTS.json and print the decision as JSON."""
     settings = Settings.from_env()
@@ -107,6 +111,8 @@ def command(
     directory = policies_dir or settings.policies_dir
     day = as_of.date() if as_of else None
     if batch is not None:
+        if log:
+            raise click.UsageError("--log is for single decisions (use the HTTP batch route)")
         if facts is not None:
             raise click.UsageError("give either FACTS.json or --batch FACTS.jsonl, not both")
         from engine.cli.decide_batch import WorkerFailed, run_batch
@@ -122,12 +128,13 @@ def command(
         sys.exit(1 if failed else 0)
     if facts is None:
         raise click.UsageError("missing FACTS.json (or --batch FACTS.jsonl)")
-    _decide_one(facts, directory, engine or settings.engine, day, pinned, explain, fmt)
+    _decide_one(facts, directory, engine or settings.engine, day, pinned, explain, fmt,
+                settings if log else None)
 
 
 def _decide_one(
     facts_path: str, directory: Path, engine: str, as_of: dt.date | None,
-    pins: Mapping[str, str], explain: bool, fmt: str,
+    pins: Mapping[str, str], explain: bool, fmt: str, log_settings: Settings | None = None,
 ) -> None:
     from engine.evaluate import Decider
 
@@ -138,7 +145,8 @@ def _decide_one(
         sys.exit(1)
     name = "<stdin>" if facts_path == "-" else facts_path
     try:
-        decision = decider.decide(_read_facts(facts_path), as_of=as_of, pins=pins, explain=explain)
+        document = _read_facts(facts_path)
+        decision = decider.decide(document, as_of=as_of, pins=pins, explain=explain)
     except DecisionRefused as exc:
         click.echo(error_lines(name, exc.errors, fmt), err=True)
         sys.exit(1)
@@ -147,4 +155,17 @@ def _decide_one(
     except NoPolicyInForce as exc:
         click.echo(f"{name}: {exc}", err=True)
         sys.exit(1)
+    if log_settings is not None:  # logged (committed) before anything is printed
+        from engine.record import LogUnavailable, make_entry, open_log
+
+        try:
+            decision_log = open_log(log_settings.database_url, log_settings)
+            try:
+                decision_log.append(make_entry(decision, document, as_of=as_of, pins=pins,
+                                               explain=explain))
+            finally:
+                decision_log.close()
+        except LogUnavailable as exc:
+            click.echo(f"{name}: the decision log cannot be written: {exc}", err=True)
+            sys.exit(1)
     click.echo(json.dumps(decision.model_dump(mode="json"), indent=2, ensure_ascii=False))
