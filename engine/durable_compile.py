@@ -1,0 +1,295 @@
+"""Policy version → durable_rules ruleset: the translation behind ``engine.durable``.
+
+durable_rules is fragile with raw values (``1e-05`` and ``1e+20`` fail to parse with
+error 204, integers beyond int64 saturate, ``inf`` fails with 202, mixed string/number
+comparisons are lexicographic, ``Decimal`` cannot be serialised) and has no ``$in``.
+So the engine never sees a raw fact value. Every fact path the version reads becomes one
+flat attribute of the message (``f0``, ``f1``, …) holding a small integer *code*:
+
+- numbers (``int``/``float``, never ``bool``) are coded by their rank among the numeric
+  constants the version compares that path with: with sorted constants ``c0 < … < cn-1``,
+  a value equal to ``ck`` is ``2k+2``, a value strictly between ``ck-1`` and ``ck`` is
+  ``2k+1`` (below ``c0``: 1, above ``cn-1``: ``2n+1``). Python computes the rank exactly
+  (an int and a float compare by value, big integers included), and every comparison the
+  policy can make on that path gives the same answer on the codes;
+- strings equal to a constant of the path get one code each, any other string a shared
+  one; ``false``/``true`` one code each; anything else (NaN, lists, objects…) one code;
+- an absent fact has no attribute (code 0 below stands for "absent").
+
+A leaf is then a set of codes (``gte: 1.3`` = every numeric code from the one of 1.3 up),
+``not`` is the complement — which contains "absent", so ``not`` over a leaf on a missing
+fact holds — and ``all``/``any`` intersect or unite leaves on the same path. What is left
+is rendered as ``$and``/``$or`` of integer intervals and ``$nex``: the engine still does
+the matching, but only over small integers it compares exactly.
+"""
+
+from __future__ import annotations
+
+import bisect
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from engine.errors import PolicyError, Problem
+from engine.model import AllOf, Condition, Leaf, NotOf, leaves, rule_tables
+from engine.seam import LoadedPolicy
+
+__all__ = ["MAX_ALTERNATIVES", "MAX_FACTS", "TAG", "Coding", "Program", "compile_policy"]
+
+TAG = "t"  # every pattern tests {t: 1}: the session-state fact {sid, id, $s} never matches
+OPEN_RULE = "open"  # always fires first, so that delete_state never meets an action-less sid
+MAX_FACTS = 250  # a message holds at most 255 properties (error 302): sid, id, t + facts
+# durable_rules expands $or into one network branch per alternative and fires a rule once
+# per satisfied branch: refuse conditions whose expansion would be unreasonable.
+MAX_ALTERNATIVES = 1024
+ABSENT = 0
+
+
+@dataclass(frozen=True)
+class Coding:
+    """How the values of one fact path are coded as small integers (see module doc)."""
+
+    path: str
+    key: str
+    numbers: tuple[int | float, ...]  # sorted, unique by value, no NaN
+    strings: dict[str, int]
+    other_string: int
+    false: int
+    true: int
+    other: int  # also the largest code
+
+    @classmethod
+    def build(cls, path: str, key: str, constants: Iterable[Any]) -> Coding:
+        numbers: set[int | float] = set()
+        strings: dict[str, int] = {}
+        for c in constants:
+            kind = c.__class__
+            if kind is bool:
+                continue
+            if kind is int or kind is float:
+                if c == c:  # a NaN constant equals nothing: it needs no code
+                    numbers.add(c)
+            elif kind is str:
+                strings.setdefault(c, len(strings))  # first appearance keeps `in` lists contiguous
+        ordered = tuple(sorted(numbers))
+        base = 2 * len(ordered) + 2
+        codes = {s: base + i for s, i in strings.items()}
+        n = base + len(codes)
+        return cls(path, key, ordered, codes, n, n + 1, n + 2, n + 3)
+
+    def encode(self, v: Any) -> int:
+        """The code of a present value (the same rules as ``code_of_constant``)."""
+        kind = v.__class__
+        if kind is int or kind is float:
+            if v != v:
+                return self.other
+            nums = self.numbers
+            i = bisect.bisect_left(nums, v)
+            return 2 * i + 2 if i < len(nums) and nums[i] == v else 2 * i + 1
+        if kind is str:
+            return self.strings.get(v, self.other_string)
+        if kind is bool:
+            return self.true if v else self.false
+        return self.other
+
+    def constant(self, c: Any) -> int | None:
+        """The code a constant of the policy has; ``None`` if no value can equal it."""
+        if c.__class__ is float and math.isnan(c):
+            return None
+        return self.encode(c)
+
+    @property
+    def present(self) -> frozenset[int]:
+        return frozenset(range(1, self.other + 1))
+
+    @property
+    def universe(self) -> frozenset[int]:
+        return frozenset(range(self.other + 1))
+
+    def numeric(self, lo: int, hi: int) -> frozenset[int]:
+        """Numeric codes in [lo, hi], clipped to the numeric range."""
+        return frozenset(range(max(lo, 1), min(hi, 2 * len(self.numbers) + 1) + 1))
+
+
+def _leaf_codes(leaf: Leaf, coding: Coding) -> frozenset[int]:
+    """The codes (ABSENT included or not) for which ``leaf`` holds."""
+    op, x = leaf.op, leaf.value
+    top = 2 * len(coding.numbers) + 1
+    if op == "exists":
+        return coding.present if x else frozenset({ABSENT})
+    if op in ("eq", "in", "ne", "not_in"):
+        values = x if op in ("in", "not_in") else [x]
+        hits = frozenset(c for v in values if (c := coding.constant(v)) is not None)
+        # numbers are ranked, so the code of a numeric constant is an even number: a value
+        # coded odd lies between constants and equals none of them.
+        return hits if op in ("eq", "in") else coding.present - hits
+    if op == "between":
+        lo, hi = (coding.constant(v) for v in x)
+        return frozenset() if lo is None or hi is None else coding.numeric(lo, hi)
+    c = coding.constant(x)
+    if c is None:
+        return frozenset()
+    return {
+        "lt": lambda: coding.numeric(1, c - 1),
+        "lte": lambda: coding.numeric(1, c),
+        "gt": lambda: coding.numeric(c + 1, top),
+        "gte": lambda: coding.numeric(c, top),
+    }[op]()
+
+
+# --- condition trees over code sets --------------------------------------------------------
+# A node is True, False, ("leaf", Coding, codes), ("and", [nodes]) or ("or", [nodes]).
+Node = Any
+
+
+def _leaf_node(coding: Coding, codes: frozenset[int]) -> Node:
+    if not codes:
+        return False
+    if codes == coding.universe:
+        return True
+    return ("leaf", coding, codes)
+
+
+def _combine(op: str, kids: list[Node]) -> Node:
+    identity, absorbing = (True, False) if op == "and" else (False, True)
+    flat: list[Node] = []
+    by_path: dict[str, frozenset[int]] = {}
+    codings: dict[str, Coding] = {}
+    for kid in kids:
+        if kid is absorbing:
+            return absorbing
+        if kid is identity:
+            continue
+        if kid[0] == op:
+            flat.extend(kid[1])
+        else:
+            flat.append(kid)
+    rest: list[Node] = []
+    for kid in flat:
+        if kid[0] == "leaf":
+            _, coding, codes = kid
+            if coding.path in by_path:
+                old = by_path[coding.path]
+                codes = old & codes if op == "and" else old | codes
+            by_path[coding.path] = codes
+            codings[coding.path] = coding
+        else:
+            rest.append(kid)
+    merged = [_leaf_node(codings[p], codes) for p, codes in by_path.items()]
+    out = []
+    for kid in merged + rest:
+        if kid is absorbing:
+            return absorbing
+        if kid is not identity:
+            out.append(kid)
+    if not out:
+        return identity
+    return out[0] if len(out) == 1 else (op, out)
+
+
+def _tree(cond: Condition, codings: dict[str, Coding], negate: bool = False) -> Node:
+    """``cond`` (negated if asked) with ``not`` pushed down to the leaves (De Morgan)."""
+    if isinstance(cond, Leaf):
+        coding = codings[cond.fact]
+        codes = _leaf_codes(cond, coding)
+        return _leaf_node(coding, coding.universe - codes if negate else codes)
+    if isinstance(cond, NotOf):
+        return _tree(cond.not_, codings, not negate)
+    kids = [_tree(c, codings, negate) for c in (cond.all if isinstance(cond, AllOf) else cond.any)]
+    is_all = isinstance(cond, AllOf)
+    return _combine("and" if is_all != negate else "or", kids)
+
+
+def _render_leaf(coding: Coding, codes: frozenset[int]) -> tuple[list[dict], int]:
+    """``$or`` parts for a code set: ``$nex`` for ABSENT, one interval per run of codes."""
+    key, top = coding.key, coding.other
+    parts: list[dict] = [{"$nex": {key: 1}}] if ABSENT in codes else []
+    run = sorted(codes - {ABSENT})
+    start = 0
+    while start < len(run):
+        end = start
+        while end + 1 < len(run) and run[end + 1] == run[end] + 1:
+            end += 1
+        lo, hi = run[start], run[end]
+        if lo == hi:
+            parts.append({key: lo})
+        elif lo == 1 and hi == top:
+            parts.append({"$ex": {key: 1}})
+        elif lo == 1:
+            parts.append({"$lte": {key: hi}})
+        elif hi == top:
+            parts.append({"$gte": {key: lo}})
+        else:
+            parts.append({"$and": [{"$gte": {key: lo}}, {"$lte": {key: hi}}]})
+        start = end + 1
+    return parts, len(parts)
+
+
+def _render(node: Node) -> tuple[dict, int]:
+    """A durable_rules expression for a node, and how many $or alternatives it expands to."""
+    if node[0] == "leaf":
+        parts, n = _render_leaf(node[1], node[2])
+        return (parts[0] if n == 1 else {"$or": parts}), n
+    rendered = [_render(kid) for kid in node[1]]
+    exprs = [e for e, _ in rendered]
+    if node[0] == "and":
+        return {"$and": exprs}, math.prod(n for _, n in rendered)
+    return {"$or": exprs}, sum(n for _, n in rendered)
+
+
+@dataclass(frozen=True)
+class Program:
+    """A policy version ready for durable_rules: the ruleset and how to build messages."""
+
+    name: str  # the ruleset name: <policy-id>@<version>
+    definition: dict[str, Any]  # the ruleset, as data (copy it: the engine mutates dicts)
+    codings: tuple[Coding, ...]  # one per fact path read, in message-key order
+    rule_ids: dict[str, str]  # durable rule name -> policy rule id
+
+
+def compile_policy(loaded: LoadedPolicy) -> Program:
+    """Translate every rule table of a policy version; ``PolicyError`` if one cannot be."""
+    tables = rule_tables(loaded.policy)
+    constants: dict[str, list[Any]] = {}
+    for table in tables.values():
+        for rule in table:
+            for leaf in leaves(rule.when):
+                v = leaf.value
+                constants.setdefault(leaf.fact, []).extend(
+                    v if isinstance(v, list | tuple) else [v]
+                )
+    paths = sorted(constants)
+    problems = []
+    if len(paths) > MAX_FACTS:
+        problems.append(_problem(loaded, "$", f"reads {len(paths)} facts; durable_rules "
+                                 f"messages hold at most {MAX_FACTS}"))
+    codings = {p: Coding.build(p, f"f{i}", constants[p]) for i, p in enumerate(paths)}
+    definition: dict[str, Any] = {OPEN_RULE: {"all": [{"m": {TAG: 1}}]}}
+    rule_ids: dict[str, str] = {}
+    for table_name, table in tables.items():
+        for index, rule in enumerate(table):
+            node = _tree(rule.when, codings)
+            if node is False:
+                continue  # can never hold: nothing to register
+            name = f"r{len(rule_ids)}"
+            rule_ids[name] = rule.id
+            if node is True:
+                pattern: dict[str, Any] = {TAG: 1}
+            else:
+                expr, alternatives = _render(node)
+                if alternatives > MAX_ALTERNATIVES:
+                    problems.append(_problem(
+                        loaded, f"$.{table_name}[{index}].when",
+                        f"condition of rule {rule.id} expands to {alternatives} alternatives "
+                        f"in durable_rules (at most {MAX_ALTERNATIVES}); simplify it",
+                    ))
+                pattern = {"$and": [{TAG: 1}, expr]}
+            definition[name] = {"all": [{"m": pattern}]}
+    if problems:
+        raise PolicyError(problems)
+    return Program(loaded.key, definition, tuple(codings[p] for p in paths), rule_ids)
+
+
+def _problem(loaded: LoadedPolicy, json_path: str, message: str) -> Problem:
+    return Problem(str(loaded.path), 0, 0, "durable", message, json_path)
