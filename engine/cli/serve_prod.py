@@ -1,0 +1,63 @@
+"""``crmc serve-prod``: what ``make serve`` runs — gunicorn with ``gunicorn.conf.py``.
+
+On first start it creates ``var/``, an admin key and a decide key (``var/admin.key``,
+``var/decide.key``, mode 0600; only their hashes go into the keys file) and says where to
+find them; then it replaces itself with gunicorn on 127.0.0.1:8080, with the embedded
+defaults (SQLite in var/, the repository's policies/).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+CONF = Path(__file__).resolve().parents[2] / "gunicorn.conf.py"
+
+
+def _write_secret(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(text + "\n")
+
+
+def first_start_keys(keys_file: Path, var: Path) -> list[tuple[str, Path]]:
+    """Create an admin and a decide key when the keys file has no key of that role."""
+    from engine.keys import KeyStore
+
+    store = KeyStore(keys_file)
+    have = {k.role for k in store.entries()}
+    created = []
+    for role in ("admin", "decide"):
+        target = var / f"{role}.key"
+        if role in have or target.exists():
+            continue
+        key, _ = store.add(role, f"{role}-initial")
+        _write_secret(target, key)
+        created.append((role, target))
+    return created
+
+
+@click.command(name="serve-prod")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=0, help="Worker processes (default: one per core).")
+def command(host: str, port: int, workers: int) -> None:
+    """Run the HTTP service under gunicorn (production)."""
+    from engine.config import Settings
+
+    settings = Settings.from_env()
+    var = Path(os.environ.get("CRMC_VAR_DIR", "var"))
+    var.mkdir(parents=True, exist_ok=True)
+    os.chmod(var, 0o700)  # keys, the audit key and the decision log live here
+    for role, path in first_start_keys(settings.keys_file, var):
+        click.echo(f"created the {role} key; it is in {path} (mode 0600): cat {path}", err=True)
+    env = dict(os.environ, CRMC_BIND=f"{host}:{port}", CRMC_VAR_DIR=str(var))
+    if workers:
+        env["CRMC_WORKERS"] = str(workers)
+    click.echo(f"crmc: serving on http://{host}:{port} (keys: {settings.keys_file}, "
+               f"admin key: {var / 'admin.key'})", err=True)
+    argv = [sys.executable, "-m", "gunicorn", "--config", str(CONF)]
+    os.execve(sys.executable, argv, env)

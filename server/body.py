@@ -1,0 +1,63 @@
+"""Reading a JSON request body: size limit, content type, syntax — each with its own status.
+
+413 comes from werkzeug (``MAX_CONTENT_LENGTH``): it checks the Content-Length up front and,
+for a chunked body without one, stops reading at the limit (gunicorn sets
+``wsgi.input_terminated``, so werkzeug limits the stream instead of ignoring it) — and
+``read_json`` turns a body cut at the limit into 413.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from server.errors import ApiProblem
+
+__all__ = ["read_json"]
+
+
+def _no_constants(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JSON does not, and neither does a decision.
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def _is_json(mimetype: str) -> bool:
+    return mimetype == "application/json" or (
+        mimetype.startswith("application/") and mimetype.endswith("+json")
+    )
+
+
+def read_json() -> Any:
+    """The parsed body, or an ApiProblem: 400 missing/malformed, 413 too large, 415 not JSON."""
+    data = request.get_data(cache=True)  # 413 raised here when Content-Length is over
+    limit = request.max_content_length
+    if request.content_length is None and limit is not None and len(data) >= limit:
+        # A chunked body is read up to the limit and silently cut there: a body that
+        # reached the limit is treated as over it rather than parsed truncated.
+        raise RequestEntityTooLarge()
+    if not data.strip():
+        raise ApiProblem(400, "The request has no body; send a JSON object.", slug="missing-body")
+    if not _is_json(request.mimetype):
+        sent = request.content_type or "no Content-Type"
+        raise ApiProblem(415, f"Send application/json, not {sent}.")
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ApiProblem(400, f"The body is not UTF-8 (byte {exc.start}).") from None
+    try:
+        return json.loads(text, parse_constant=_no_constants)
+    except json.JSONDecodeError as exc:
+        raise ApiProblem(
+            400,
+            f"Malformed JSON at line {exc.lineno}, column {exc.colno} (character {exc.pos}): "
+            f"{exc.msg}.",
+            line=exc.lineno,
+            column=exc.colno,
+            position=exc.pos,
+        ) from None
+    except (ValueError, RecursionError) as exc:
+        # NaN/Infinity, integers over Python's digit limit, absurd nesting
+        raise ApiProblem(400, f"Unusable JSON: {str(exc)[:200]}.") from None
