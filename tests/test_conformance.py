@@ -218,7 +218,7 @@ def facts_strategy() -> st.SearchStrategy[dict[str, Any]]:
 
 
 @settings(
-    max_examples=2500,
+    max_examples=2000,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
