@@ -4,16 +4,19 @@ Active versions are immutable: decisions were made with them and auditors replay
 hash. ``crmc publish`` is the only writer of the lock; ``crmc validate`` (and
 :meth:`engine.registry.Registry.load`) compares every version against it:
 
-* ``lock-changed`` — a published version's content differs from its locked hash, or it
-  was set back to draft: publish a new version instead;
+* ``lock-changed`` — a published version's content differs from its locked hash, its
+  ``effective_to`` differs from the locked one, or it was set back to draft: publish a
+  new version instead;
 * ``lock-missing`` — an active version that was never published through the lock;
 * ``lock-orphan`` — the lock names a version whose file is gone (published versions are
   kept, retired if need be, so that logged decisions stay replayable);
 * ``lock-format`` — the lock file itself is unreadable.
 
-The hash covers the version's content, not its ``status``: publishing (draft → active)
-and retiring (active → retired) do not change it, any edit of the content does (see
-:func:`engine.registry.policy_sha256`).
+The hash covers the version's content, not its lifecycle fields ``status`` and
+``effective_to`` (see :func:`engine.registry.policy_sha256`), so logged decisions keep
+matching their version's hash when it is retired or closed. The lock records
+``effective_to`` beside the hash: only ``crmc publish`` changes it, when a new version
+closes an open-ended predecessor (``effective_to`` = the day before the new version).
 
 The file is JSON, keys sorted, one version per line, so a publish is a one-line diff.
 """
@@ -31,7 +34,7 @@ from pathlib import Path
 from engine.errors import Problem
 from engine.load import Document
 
-__all__ = ["LOCK_NAME", "Lock", "LockEntry", "atomic_write", "check_lock", "read_lock",
+__all__ = ["LOCK_NAME", "Lock", "LockEntry", "Locked", "atomic_write", "check_lock", "read_lock",
            "render_lock", "write_lock"]
 
 LOCK_NAME = "policies.lock"
@@ -39,10 +42,18 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _NOTE = "sha256 of every published policy version; written by `crmc publish`, never by hand"
 
 
+@dataclass(frozen=True)
+class Locked:
+    """What the lock holds for one published version."""
+
+    sha256: str
+    effective_to: str | None = None  # ISO date, None for open-ended
+
+
 @dataclass
 class Lock:
     path: Path
-    entries: dict[str, str] = field(default_factory=dict)  # "policy@version" -> sha256
+    entries: dict[str, Locked] = field(default_factory=dict)  # "policy@version" -> Locked
     text: str = ""
     exists: bool = False
 
@@ -62,6 +73,7 @@ class LockEntry:
     key: str  # policy@version
     sha256: str
     status: str
+    effective_to: str | None
     document: Document
 
 
@@ -85,23 +97,33 @@ def read_lock(path: Path) -> tuple[Lock, list[Problem]]:
         return lock, [Problem(name, 1, 1, "lock-format",
                               'the lock is a JSON object with a "versions" object')]
     problems = []
-    for key, digest in versions.items():
-        if isinstance(digest, str) and _SHA256.match(digest) and "@" in key:
-            lock.entries[key] = digest
+    for key, entry in versions.items():
+        digest = entry.get("sha256") if isinstance(entry, dict) else None
+        until = entry.get("effective_to") if isinstance(entry, dict) else None
+        if isinstance(digest, str) and _SHA256.match(digest) and "@" in key \
+                and (until is None or isinstance(until, str)):
+            lock.entries[key] = Locked(digest, until)
         else:
             line, col = lock.where(key)
             problems.append(Problem(name, line, col, "lock-format",
-                                    f"'{key}' must map policy@version to a sha256 hex digest",
+                                    f"'{key}' must map policy@version to "
+                                    '{"sha256": <hex digest>, "effective_to": <date or null>}',
                                     f"$.versions[{key!r}]"))
     return lock, problems
 
 
-def render_lock(entries: Mapping[str, str]) -> str:
-    ordered = dict(sorted(entries.items(), key=lambda kv: _sort_key(kv[0])))
-    return json.dumps({"note": _NOTE, "versions": ordered}, indent=2) + "\n"
+def render_lock(entries: Mapping[str, Locked]) -> str:
+    """One version per line: a publish is a one-line diff."""
+    lines = [
+        f'    "{key}": {{"sha256": "{entry.sha256}", "effective_to": '
+        f"{json.dumps(entry.effective_to)}}}"
+        for key, entry in sorted(entries.items(), key=lambda kv: _sort_key(kv[0]))
+    ]
+    body = ",\n".join(lines)
+    return f'{{\n  "note": {json.dumps(_NOTE)},\n  "versions": {{\n{body}\n  }}\n}}\n'
 
 
-def write_lock(path: Path, entries: Mapping[str, str]) -> None:
+def write_lock(path: Path, entries: Mapping[str, Locked]) -> None:
     """Write atomically (temp file + rename) so a crash never leaves half a lock."""
     atomic_write(path, render_lock(entries))
 
@@ -125,12 +147,18 @@ def check_lock(lock: Lock, versions: Iterable[LockEntry], *,
                 ("status",), "lock-changed",
                 f"{v.key} was published (it is in {LOCK_NAME}) and cannot return to draft: "
                 f"publish a new version instead"))
-        elif locked != v.sha256:
+        elif locked.sha256 != v.sha256:
             problems.append(v.document.problem(
                 ("version",), "lock-changed",
                 f"published version {v.key} was changed (sha256 {v.sha256[:12]}…, locked "
-                f"{locked[:12]}…): published versions are immutable, publish a new version "
-                f"instead"))
+                f"{locked.sha256[:12]}…): published versions are immutable, publish a new "
+                f"version instead"))
+        elif locked.effective_to != v.effective_to:
+            was = locked.effective_to or "open-ended"
+            problems.append(v.document.problem(
+                ("effective_to",), "lock-changed",
+                f"effective_to of published version {v.key} was changed (locked: {was}); "
+                f"publish a new version instead: `crmc publish` closes its predecessor"))
     for key in sorted(set(lock.entries) - seen, key=_sort_key):
         line, col = lock.where(key)
         problems.append(Problem(str(lock.path), line, col, "lock-orphan",

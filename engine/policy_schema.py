@@ -85,7 +85,12 @@ def build_schema() -> dict[str, Any]:
         },
         "allOf": [
             {
-                "if": {"properties": {"kind": {"const": kind}}, "required": ["kind"]},
+                "if": {
+                    "properties": {
+                        "kind": {"const": kind, "description": f"A {kind} policy."}
+                    },
+                    "required": ["kind"],
+                },
                 "then": {"$ref": f"#/$defs/{_DEF_OF_KIND[kind]}"},
             }
             for kind in KINDS

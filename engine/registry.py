@@ -27,14 +27,26 @@ from typing import Any
 
 from engine.errors import NoPolicyInForce, PolicyError, Problem, UnknownPolicyVersion
 from engine.factspace import FactSpace, default_factspace
-from engine.load import LoadError, load_text
-from engine.lock import LOCK_NAME, LockEntry, atomic_write, check_lock, read_lock, write_lock
+from engine.load import Document, LoadError, load_text
+from engine.lock import (
+    LOCK_NAME,
+    Lock,
+    Locked,
+    LockEntry,
+    atomic_write,
+    check_lock,
+    read_lock,
+    write_lock,
+)
 from engine.model import PIPELINE
 from engine.seam import LoadedPolicy
 from engine.validate import Checked, check_document, check_file
 
 __all__ = ["DirectoryCheck", "Registry", "check_directory", "policy_sha256", "publish",
            "semver_key", "version_files"]
+
+
+LIFECYCLE_FIELDS = ("status", "effective_to")
 
 
 def semver_key(version: str) -> tuple[int, ...]:
@@ -57,11 +69,14 @@ def policy_sha256(document: Mapping[str, Any]) -> str:
     """sha256 of a version's canonical form.
 
     The canonical form is the loaded document (so comments, whitespace, key order, quoting
-    and number spelling — ``1.30`` vs ``1.3``, ``5`` vs ``5.0`` — do not count) without
-    ``status`` (publishing or retiring a version is not an edit of its content), as JSON
-    with sorted keys, no spaces, UTF-8. Any edit of a key or value changes it.
+    and number spelling — ``1.30`` vs ``1.3``, ``5`` vs ``5.0`` — do not count) as JSON
+    with sorted keys, no spaces, UTF-8, without the lifecycle fields ``status`` and
+    ``effective_to``: publishing, retiring or closing a version (``crmc publish`` sets the
+    predecessor's ``effective_to``) is not an edit of its content, and decisions logged
+    with it must keep matching its hash. ``policies.lock`` guards ``effective_to``
+    separately. Any other edit of a key or value changes the hash.
     """
-    content = {k: v for k, v in document.items() if k != "status"}
+    content = {k: v for k, v in document.items() if k not in LIFECYCLE_FIELDS}
     text = json.dumps(_normalise(content), sort_keys=True, separators=(",", ":"),
                       ensure_ascii=False, allow_nan=False)
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
@@ -91,6 +106,7 @@ class DirectoryCheck:
 def check_directory(directory: str | Path, *, lock: bool | None = True,
                     overrides: Mapping[Path, str] | None = None,
                     publishing: frozenset[str] = frozenset(),
+                    lock_override: Lock | None = None,
                     factspace: FactSpace | None = None) -> DirectoryCheck:
     """Check a policy directory.
 
@@ -98,7 +114,7 @@ def check_directory(directory: str | Path, *, lock: bool | None = True,
     empty lock); None checks only when the lock file exists; False skips the lock.
     ``overrides``: file path -> text to check instead of the file's content (publish
     checks the directory as it will be). ``publishing``: ``policy@version`` keys that may
-    be active without a lock entry yet.
+    be active without a lock entry yet; ``lock_override``: the lock as it will be.
     """
     directory = Path(directory)
     fs = factspace or default_factspace()
@@ -115,11 +131,16 @@ def check_directory(directory: str | Path, *, lock: bool | None = True,
         result.problems += checked.problems
         data = checked.document.data if checked.document else None
         if isinstance(data, dict):
+            until = data.get("effective_to")
             entries.append(LockEntry(f"{path.parent.name}@{path.stem}", policy_sha256(data),
-                                     str(data.get("status")), checked.document))
+                                     str(data.get("status")),
+                                     until if isinstance(until, str) else None,
+                                     checked.document))
     result.problems += _across_versions(result.checked)
     lock_path = directory / LOCK_NAME
-    if lock or (lock is None and lock_path.exists()):
+    if lock_override is not None:
+        result.problems += check_lock(lock_override, entries, publishing=publishing)
+    elif lock or (lock is None and lock_path.exists()):
         the_lock, lock_problems = read_lock(lock_path)
         result.problems += lock_problems
         if not lock_problems:
@@ -158,9 +179,11 @@ def _across_versions(checked: list[Checked]) -> list[Problem]:
     active = sorted((c for c in usable if c.policy.status == "active"),
                     key=lambda c: (c.policy.id, c.policy.effective_from))
     for a, b in itertools.combinations(active, 2):
-        pa, pb = a.policy, b.policy
-        if pa.id != pb.id:
+        if a.policy.id != b.policy.id:
             continue
+        if semver_key(a.policy.version) > semver_key(b.policy.version):
+            a, b = b, a  # report at the newer version: usually the one being written
+        pa, pb = a.policy, b.policy
         a_end, b_end = pa.effective_to or dt.date.max, pb.effective_to or dt.date.max
         if pa.effective_from <= b_end and pb.effective_from <= a_end:
             start, end = max(pa.effective_from, pb.effective_from), min(a_end, b_end)
@@ -241,12 +264,15 @@ class Registry:
         return chosen
 
 
+
 def publish(directory: str | Path, policy_id: str, version: str) -> tuple[str, list[Problem]]:
     """Mark a draft active and lock its hash; returns (sha256, problems).
 
-    The whole directory is checked as it will be after publishing; on any problem nothing
-    is written. The file edit is minimal: only the ``status`` value changes, comments and
-    layout stay. Raises :class:`UnknownPolicyVersion` when the file does not exist.
+    An active open-ended predecessor (starting before the draft) is closed the day before
+    the draft's ``effective_from``. The whole directory is checked as it will be; on any
+    problem nothing is written. File edits are minimal text edits (the ``status`` value;
+    an ``effective_to`` line after ``effective_from``): comments and layout stay.
+    Raises :class:`UnknownPolicyVersion` when the file does not exist.
     """
     directory = Path(directory)
     path = directory / policy_id / f"{version}.yaml"
@@ -254,22 +280,56 @@ def publish(directory: str | Path, policy_id: str, version: str) -> tuple[str, l
         raise UnknownPolicyVersion(policy_id, version)
     checked = check_file(path)
     doc = checked.document
-    if doc is None:
+    if doc is None or checked.policy is None:
         return "", checked.problems
-    status = doc.data.get("status") if isinstance(doc.data, dict) else None
-    if status != "draft":
+    if checked.policy.status != "draft":
         return "", [doc.problem(("status",), "publish-status",
                                 f"only a draft can be published; {policy_id} {version} is "
-                                f"{status!r}: publish a new version instead")]
+                                f"{checked.policy.status}: publish a new version instead")]
     where = doc.values[("status",)]
-    text = doc.text[: where.start] + "active" + doc.text[where.end:]
+    edits = {path: doc.text[: where.start] + "active" + doc.text[where.end:]}
+    the_lock, lock_problems = read_lock(directory / LOCK_NAME)
+    if lock_problems:
+        return "", lock_problems
+    new_lock = Lock(the_lock.path, dict(the_lock.entries), the_lock.text, the_lock.exists)
+    start = checked.policy.effective_from
+    for other in check_directory(directory, lock=False).checked:
+        op = other.policy
+        if (op is None or other.document is None or op.id != policy_id or op.status != "active"
+                or op.effective_to is not None or op.effective_from >= start):
+            continue
+        closed = (start - dt.timedelta(days=1)).isoformat()
+        text, problem = _close(other.document, closed)
+        if problem is not None:
+            return "", [problem]
+        edits[Path(other.file)] = text
+        key = f"{op.id}@{op.version}"
+        if key in new_lock.entries:
+            new_lock.entries[key] = Locked(new_lock.entries[key].sha256, closed)
     key = f"{policy_id}@{version}"
-    result = check_directory(directory, lock=True, overrides={path: text},
-                             publishing=frozenset({key}))
+    result = check_directory(directory, overrides=edits, publishing=frozenset({key}),
+                             lock_override=new_lock)
     if result.problems:
         return "", result.problems
     sha = next(lp.sha256 for lp in result.loaded if lp.key == key)
-    the_lock, _ = read_lock(directory / LOCK_NAME)
-    atomic_write(path, text)
-    write_lock(directory / LOCK_NAME, {**the_lock.entries, key: sha})
+    new_lock.entries[key] = Locked(sha, checked.policy.effective_to and
+                                   checked.policy.effective_to.isoformat())
+    for file, text in edits.items():
+        atomic_write(file, text)
+    write_lock(directory / LOCK_NAME, new_lock.entries)
     return sha, []
+
+
+def _close(doc: Document, until: str) -> tuple[str, Problem | None]:
+    """The document's text with ``effective_to: until`` added after ``effective_from``."""
+    key = doc.keys.get(("effective_from",))
+    if key is None or key.col != 1:
+        return "", doc.problem(("effective_from",), "publish-status",
+                               f"cannot add effective_to: {until} here (not a top-level block "
+                               f"mapping); add it by hand in a new version")
+    end = doc.text.find("\n", doc.values[("effective_from",)].end)
+    end = len(doc.text) if end < 0 else end
+    newline = "\r\n" if doc.text[end - 1: end] == "\r" else "\n"
+    if newline == "\r\n":
+        end -= 1
+    return doc.text[:end] + f"{newline}effective_to: {until}" + doc.text[end:], None

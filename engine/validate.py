@@ -33,6 +33,7 @@ from engine.factspace import FactSpace, default_factspace
 from engine.load import Document, JsonPath, LoadError, json_path, load_file
 from engine.model import (
     OPERATORS,
+    PIPELINE,
     QUADRANTS,
     RISK_GRADES,
     SEGMENTS,
@@ -270,10 +271,12 @@ class _Semantics:
                      suggestion=self.fs.suggest(fact))
             return None
         if not self.fs.readable_by(fact, self.policy.kind):
-            when = "in the same step" if info.step == self.policy.kind else "after it"
+            kind = self.policy.kind
+            when = ("this step's own output" if info.step == kind
+                    else f"an output of the {info.step} step, which runs after {kind}")
             self.add(path, "step-order",
-                     f"'{fact}' is an output of the {info.step} step, which runs {when}; "
-                     f"a {self.policy.kind} policy can only read earlier steps' outputs")
+                     f"'{fact}' is {when}; a {kind} policy can only read the outputs of "
+                     f"earlier steps ({', '.join(PIPELINE[:PIPELINE.index(kind)]) or 'none'})")
             return None
         return info
 

@@ -4,9 +4,10 @@ Exit 0 when everything is valid (a one-line summary on stderr), 1 with every pro
 stderr (``--format json``: the problems as a JSON list on stdout), 2 on a usage error
 (click's own, including a PATH that does not exist).
 
-A directory is checked as a whole, including its ``policies.lock`` (a directory without
-a lock has every active version reported as ``lock-missing``). A single file is checked
-alone, and against the lock of its policy directory when there is one.
+A policies directory is checked as a whole, including its ``policies.lock`` (a directory
+without a lock has every active version reported as ``lock-missing``). A single file, or
+one policy's directory (``policies/swot``), is checked file by file, against the lock of
+the policies directory above it when there is one.
 """
 
 from __future__ import annotations
@@ -26,7 +27,12 @@ def validate_paths(paths: list[Path]) -> tuple[int, list[Problem]]:
     """(number of policy versions checked, every problem) for files and directories."""
     count, problems = 0, []
     for path in paths:
-        if path.is_dir():
+        own_versions = sorted(path.glob("[0-9]*.yaml")) if path.is_dir() else []
+        if own_versions:  # one policy's directory, e.g. policies/swot
+            count += len(own_versions)
+            for file in own_versions:
+                problems += _check_one_file(file)
+        elif path.is_dir():  # a policies directory: checked as a whole
             result = check_directory(path, lock=True)
             count += len(result.checked)
             problems += result.problems
@@ -44,7 +50,9 @@ def _check_one_file(path: Path) -> list[Problem]:
     if lock_path.exists() and doc is not None and isinstance(doc.data, dict):
         the_lock, lock_problems = read_lock(lock_path)
         key = f"{path.parent.name}@{path.stem}"
-        entry = LockEntry(key, policy_sha256(doc.data), str(doc.data.get("status")), doc)
+        until = doc.data.get("effective_to")
+        entry = LockEntry(key, policy_sha256(doc.data), str(doc.data.get("status")),
+                          until if isinstance(until, str) else None, doc)
         # Only this file's entry: the other locked versions are not being checked.
         the_lock.entries = {k: v for k, v in the_lock.entries.items() if k == key}
         problems += lock_problems or check_lock(the_lock, [entry])
