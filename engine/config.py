@@ -36,7 +36,9 @@ class Settings:
         try:
             max_body = int(max_body_text)
         except ValueError:
-            raise ValueError(f"CRMC_MAX_BODY must be a number of bytes, not {max_body_text!r}") from None
+            raise ValueError(
+                f"CRMC_MAX_BODY must be a number of bytes, not {max_body_text!r}"
+            ) from None
         if max_body <= 0:
             raise ValueError("CRMC_MAX_BODY must be positive")
         mask = tuple(p.strip() for p in get("AUDIT_MASK", "").split(",") if p.strip())

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from typing import Iterable
 
 MAX_REPORTED = 50
 
@@ -27,7 +27,8 @@ class Problem:
 
     def __str__(self) -> str:
         hint = f" (did you mean '{self.suggestion}'?)" if self.suggestion else ""
-        return f"{self.file}:{self.line}:{self.col}: {self.code}: {self.json_path}: {self.message}{hint}"
+        where = f"{self.file}:{self.line}:{self.col}"
+        return f"{where}: {self.code}: {self.json_path}: {self.message}{hint}"
 
     def to_json(self) -> dict:
         return {k: v for k, v in asdict(self).items() if v is not None}

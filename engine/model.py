@@ -8,7 +8,7 @@ Raw YAML is checked against that schema first (for located errors), then parsed 
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag
 
@@ -22,7 +22,7 @@ RISK_GRADES = ("strong", "good", "satisfactory", "weak", "default")
 SEVERITIES = ("low", "medium", "high", "critical")
 QUADRANTS = ("strengths", "weaknesses", "opportunities", "threats")
 
-Scalar = Union[bool, int, float, str]
+Scalar = bool | int | float | str
 SemVer = Annotated[
     str,
     Field(
@@ -113,12 +113,10 @@ def _condition_tag(v: Any) -> str:
 
 
 Condition = Annotated[
-    Union[
-        Annotated[AllOf, Tag("all")],
-        Annotated[AnyOf, Tag("any")],
-        Annotated[NotOf, Tag("not")],
-        Annotated[Leaf, Tag("leaf")],
-    ],
+    Annotated[AllOf, Tag("all")]
+    | Annotated[AnyOf, Tag("any")]
+    | Annotated[NotOf, Tag("not")]
+    | Annotated[Leaf, Tag("leaf")],
     Discriminator(_condition_tag),
 ]
 
@@ -137,7 +135,9 @@ class Rule(Strict):
     """A rule: when its condition holds, its outcome applies."""
 
     id: RuleId
-    description: str = Field(min_length=1, description="What the rule means, for a business reader.")
+    description: str = Field(
+        min_length=1, description="What the rule means, for a business reader."
+    )
     when: Condition = Field(description="Condition over facts and earlier outputs.")
 
 
@@ -160,7 +160,9 @@ class Metadata(Strict):
         "retired: kept for audit and replay only."
     )
     owner: str = Field(min_length=1, description="Team or person accountable for the version.")
-    change_note: str = Field(min_length=1, description="What changed from the previous version, and why.")
+    change_note: str = Field(
+        min_length=1, description="What changed from the previous version, and why."
+    )
     currency: str = Field(
         "CNY", pattern=r"^[A-Z]{3}$", description="Base currency of the amounts in this policy."
     )
@@ -196,9 +198,9 @@ class ClassificationPolicy(Metadata):
     kind: Literal["classification"]
     rules: list[ClassificationRule] = Field(min_length=1, description="First match wins, in order.")
     default: SegmentOutcome = Field(description="Segment when no rule matches.")
-    service_plans: dict[
-        Literal["strategic_partner", "high_net_worth", "general"], ServicePlan
-    ] = Field(description="Service plan of each segment; every segment needs one.")
+    service_plans: dict[Literal["strategic_partner", "high_net_worth", "general"], ServicePlan] = (
+        Field(description="Service plan of each segment; every segment needs one.")
+    )
 
 
 # --- swot ---------------------------------------------------------------------------------
@@ -220,7 +222,9 @@ class Indicator(Strict):
     quadrant: Literal["strengths", "weaknesses", "opportunities", "threats"] = Field(
         description="SWOT quadrant. Higher weakness/threat scores lower the overall score."
     )
-    weight: float = Field(gt=0, le=1, description="Weight within the quadrant; a quadrant's sum to 1.")
+    weight: float = Field(
+        gt=0, le=1, description="Weight within the quadrant; a quadrant's sum to 1."
+    )
     fact: FactPath = Field(description="Fact the indicator is scored from.")
     bands: list[Band] | None = Field(
         None, description="Numeric bands, tried in order; the last may have no bound (else)."
@@ -270,13 +274,18 @@ class RiskRule(Rule):
 
 
 class GradeTerms(Strict):
-    risk_weight: float = Field(ge=0, description="Supervisory risk weight, as a share (0.7 = 70 %).")
+    risk_weight: float = Field(
+        ge=0, description="Supervisory risk weight, as a share (0.7 = 70 %)."
+    )
     expected_loss_rate: float = Field(ge=0, le=1, description="Expected-loss rate, as a share.")
     risk_weight_short: float | None = Field(
         None, ge=0, description="Risk weight when the tenor is under short_tenor_years."
     )
     expected_loss_rate_short: float | None = Field(
-        None, ge=0, le=1, description="Expected-loss rate when the tenor is under short_tenor_years."
+        None,
+        ge=0,
+        le=1,
+        description="Expected-loss rate when the tenor is under short_tenor_years.",
     )
     controls: list[str] = Field(description="Risk controls this grade requires.")
 
@@ -288,9 +297,9 @@ class RiskPolicy(Metadata):
     short_tenor_years: float = Field(
         2.5, gt=0, description="Tenors (request.tenor_years) below this use the *_short figures."
     )
-    grades: dict[
-        Literal["strong", "good", "satisfactory", "weak", "default"], GradeTerms
-    ] = Field(description="Terms of each grade; every grade needs an entry.")
+    grades: dict[Literal["strong", "good", "satisfactory", "weak", "default"], GradeTerms] = Field(
+        description="Terms of each grade; every grade needs an entry."
+    )
 
 
 # --- proposal -----------------------------------------------------------------------------
@@ -318,7 +327,9 @@ class Covenants(Strict):
         None, ge=0, le=100, description="Share of floating notional to hedge, in percent."
     )
     cash_sweep: bool | None = Field(None, description="Excess cash sweeps to prepayment.")
-    lock_up_dscr: float | None = Field(None, gt=0, description="DSCR below which distributions lock up.")
+    lock_up_dscr: float | None = Field(
+        None, gt=0, description="DSCR below which distributions lock up."
+    )
     progress_reports: Literal["monthly", "quarterly"] | None = Field(
         None, description="Construction/operation progress reporting cadence."
     )
@@ -329,8 +340,12 @@ class BaseRule(Rule):
 
 
 class Adjustment(Strict):
-    risk_sharing: RiskSharing | None = Field(None, description="Replaces the risk-sharing mechanism.")
-    covenants: Covenants | None = Field(None, description="Covenants added (later rules win per key).")
+    risk_sharing: RiskSharing | None = Field(
+        None, description="Replaces the risk-sharing mechanism."
+    )
+    covenants: Covenants | None = Field(
+        None, description="Covenants added (later rules win per key)."
+    )
     services: list[str] | None = Field(None, description="Client services added to the proposal.")
 
 
@@ -362,7 +377,7 @@ class EarlyWarningPolicy(Metadata):
 
 
 PolicyDocument = Annotated[
-    Union[ClassificationPolicy, SwotPolicy, RiskPolicy, ProposalPolicy, EarlyWarningPolicy],
+    ClassificationPolicy | SwotPolicy | RiskPolicy | ProposalPolicy | EarlyWarningPolicy,
     Field(discriminator="kind"),
 ]
 Policy = ClassificationPolicy | SwotPolicy | RiskPolicy | ProposalPolicy | EarlyWarningPolicy
