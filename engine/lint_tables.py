@@ -17,7 +17,7 @@ if TYPE_CHECKING:
 
 __all__ = ["first_match"]
 
-_WHAT = {"rules": "outcome", "base": "base structure"}
+_WHAT = {"classification": "segment", "risk": "risk grade", "proposal": "base structure"}
 
 
 def first_match(lt: Linter, table: str, rules: list[Rule], regions: list[list[Box]],
@@ -52,7 +52,7 @@ def first_match(lt: Linter, table: str, rules: list[Rule], regions: list[list[Bo
             more = f" ({len(rest)} disjoint cases in all)" if len(rest) > 1 else ""
             lt.add((table,), "gap",
                    f"no rule matches {box_text(box, space)} and there is no default, so such "
-                   f"facts get no {_WHAT.get(table, 'outcome')}{more}",
+                   f"facts get no {_WHAT.get(lt.policy.kind, 'outcome')}{more}",
                    example=lt.example(space.point(box, reads), table, misses=tuple(ids)),
                    key=True)
 
