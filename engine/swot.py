@@ -33,6 +33,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal, localcontext
+from functools import lru_cache
 from typing import Any
 
 from engine.context import MISSING, OUTPUT_PATHS, lookup
@@ -45,6 +46,7 @@ _TEN = Decimal(10)
 _HUNDRED = Decimal(100)
 
 
+@lru_cache(maxsize=4096)  # weights, bounds and band scores recur in every decision
 def D(x: float | int | str) -> Decimal:
     """A Decimal from the shortest decimal text of the number (0.35 -> 0.35 exactly)."""
     return Decimal(str(x))

@@ -68,24 +68,35 @@ class Considered:
         self.explain = explain
         self.trace: list[dict[str, Any]] = []
         self.missing: set[str] = set()
+        self._seen: dict[str, Any] = {}  # fact path -> value; facts never change mid-decision
+
+    def value(self, path: str) -> Any:
+        """The value of a fact or output (outputs are not memoised: steps add them)."""
+        if path in OUTPUT_PATHS:
+            return lookup(self.ctx, path)
+        try:
+            return self._seen[path]
+        except KeyError:
+            value = self._seen[path] = lookup(self.ctx, path)
+            return value
 
     def observed(self, view: RuleView) -> dict[str, Any]:
         """The values of the facts a rule read, by path ("missing" if absent)."""
         out = {}
         for fact in view.facts:
-            value = lookup(self.ctx, fact)
+            value = self.value(fact)
             out[fact] = MISSING_TEXT if value is MISSING else value
         return out
 
     def _record(self, loaded: LoadedPolicy, view: RuleView, fired: bool) -> None:
         for fact in view.facts:
-            if fact not in OUTPUT_PATHS and lookup(self.ctx, fact) is MISSING:
+            if fact not in OUTPUT_PATHS and self.value(fact) is MISSING:
                 self.missing.add(fact)
         if not self.explain:
             return
         leaf_entries = []
         for fact, op, expected in view.leaves:
-            value = lookup(self.ctx, fact)
+            value = self.value(fact)
             leaf_entries.append(
                 {
                     "fact": fact,
