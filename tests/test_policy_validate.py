@@ -174,3 +174,46 @@ def test_default_policies_point_editors_at_the_schema():
     for path in version_files(ROOT / "policies"):
         first = path.read_text(encoding="utf-8").splitlines()[0]
         assert first == "# yaml-language-server: $schema=../../schemas/policy.schema.json"
+
+
+def _variant(tmp_path: Path, case: str, old: str, new: str) -> list[tuple[str, int, int]]:
+    source = _case_file(case)
+    text = source.read_text()
+    assert old in text
+    path = tmp_path / source.parent.name / source.name
+    path.parent.mkdir()
+    path.write_text(text.replace(old, new))
+    return [(p.code, p.line, p.col) for p in check_file(path).problems]
+
+
+@pytest.mark.parametrize("when,expected", [
+    ("{fact: financials.dscr, in: [1.2, high]}", [("value-type", 11, 45)]),
+    ("{fact: monitoring.days_past_due, eq: 1.5}", [("value-type", 11, 48)]),
+    ("{fact: monitoring.sponsor_distress, eq: 1}", [("value-type", 11, 51)]),
+    ("{fact: monitoring.sponsor_distress, eq: true}", []),
+    ("{fact: profile.stage, not_in: [growth, matur]}", [("value-type", 11, 50)]),
+    ("{fact: profile.name, between: [1, 2]}", [("operator-type", 11, 41)]),
+    ("{fact: swot.management_quality, gte: 5}", []),  # analyst scores are numbers
+    ("{fact: risk.grade, in: [weak, default]}", []),  # early warning runs last
+    ("{not: {any: [{fact: financials.dscr, gte: 1.1}, {fact: nope, exists: true}]}}",
+     [("unknown-fact", 11, 66)]),
+])
+def test_leaf_types(tmp_path: Path, when: str, expected: list[tuple[str, int, int]]):
+    original = "{fact: financials.ebitda_margn, lt: 0.05}"
+    assert _variant(tmp_path, "unknown-fact", original, when) == expected
+
+
+def test_swot_indicator_may_read_segment_but_not_its_own_score(tmp_path: Path):
+    assert _variant(tmp_path, "weights-sum", "    fact: financials.dscr\n",
+                    "    fact: swot.score\n") == [("step-order", 14, 11), ("weights-sum", 13, 13)]
+
+
+def test_indicator_ids_are_unique(tmp_path: Path):
+    assert _variant(tmp_path, "weights-sum", "  - id: leverage\n", "  - id: coverage\n") == [
+        ("duplicate-id", 19, 9), ("weights-sum", 13, 13)]
+
+
+def test_classification_cannot_read_segment(tmp_path: Path):
+    got = _variant(tmp_path, "service-plans", "{fact: request.amount, gte: 100}",
+                   "{fact: segment, eq: general}")
+    assert got == [("step-order", 13, 18), ("service-plans", 18, 3)]
