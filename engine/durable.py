@@ -48,6 +48,7 @@ __all__ = ["DurableEngine", "DurableError", "DurableRuleset"]
 DurableError = _dre.error  # what the extension raises (codes: 202 bad ruleset, 204 parse, …)
 
 _ABSENT = object()
+Encode = Callable[[Any], int]
 
 
 @dataclass(frozen=True)
@@ -58,8 +59,9 @@ class DurableRuleset:
     name: str  # the ruleset name in durable_rules (the key, unless it was taken)
     handle: int
     program: Program
-    # (message key, first path part, rest of the path, coding.encode): the facts read
-    readers: tuple[tuple[str, str, tuple[str, ...], Callable[[Any], int]], ...]
+    # The facts read, grouped by their first path part so that a group is looked up once:
+    # (first part, ((message key, rest of the path, coding.encode), ...)).
+    readers: tuple[tuple[str, tuple[tuple[str, tuple[str, ...], Encode], ...]], ...]
 
 
 _REGISTRY: dict[str, DurableRuleset] = {}  # durable ruleset name -> registration
@@ -82,10 +84,11 @@ def _register(loaded: LoadedPolicy) -> DurableRuleset:
         with _ENGINE_LOCK:
             # the text is a fresh serialisation: nothing the engine keeps aliases our dicts
             handle = _dre.create_ruleset(name, text)
-        readers = tuple(
-            (c.key, c.path.split(".")[0], tuple(c.path.split(".")[1:]), c.encode)
-            for c in program.codings
-        )
+        groups: dict[str, list[tuple[str, tuple[str, ...], Encode]]] = {}
+        for c in program.codings:
+            head, *rest = c.path.split(".")
+            groups.setdefault(head, []).append((c.key, tuple(rest), c.encode))
+        readers = tuple((head, tuple(items)) for head, items in groups.items())
         registered = DurableRuleset(loaded.key, name, handle, program, readers)
         _REGISTRY[name] = registered
         return registered
@@ -98,13 +101,18 @@ def _definition_text(rs: DurableRuleset) -> str:
 def _message(rs: DurableRuleset, context: Mapping[str, Any], sid: str) -> str:
     """The fact for one evaluation: the tag, and the code of every present fact read."""
     parts = ['{"sid":"', sid, '","id":1,"', TAG, '":1']
-    for key, head, rest, encode in rs.readers:
-        value = context.get(head, _ABSENT)
-        for part in rest:  # a path through anything but a dict is absent (as in compiled)
-            value = value.get(part, _ABSENT) if isinstance(value, dict) else _ABSENT
-        if value is not _ABSENT:
-            parts.append(f',"{key}":{encode(value)}')
-    parts.append("}")
+    append = parts.append
+    for head, items in rs.readers:
+        group = context.get(head, _ABSENT)
+        if group is _ABSENT:
+            continue
+        for key, rest, encode in items:
+            value = group
+            for part in rest:  # a path through anything but a dict is absent (as in compiled)
+                value = value.get(part, _ABSENT) if isinstance(value, dict) else _ABSENT
+            if value is not _ABSENT:
+                append(f',"{key}":{encode(value)}')
+    append("}")
     return "".join(parts)
 
 
