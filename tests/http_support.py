@@ -26,11 +26,21 @@ DATA = Path(__file__).resolve().parent / "data" / "http"
 SEED = json.loads((DATA / "seed-case.json").read_text(encoding="utf-8"))
 DISTRESSED = json.loads((DATA / "distressed-client.json").read_text(encoding="utf-8"))
 PROBLEM_MIME = "application/problem+json"
+# A classification version that fails validation (no rules, owner, dates ...).
+BROKEN = "kind: classification\nid: classification\nversion: 1.2.0\nstatus: draft\n"
 
 
 def copy_policies(target: Path) -> Path:
     shutil.copytree(REPO / "policies", target)
     return target
+
+
+def draft_of(policies: Path, version: str = "1.2.0") -> None:
+    """A valid draft version (drafts need no lock entry): a copy of 1.1.0, renumbered."""
+    text = (policies / "classification" / "1.1.0.yaml").read_text()
+    text = text.replace("version: 1.1.0", f"version: {version}")
+    text = text.replace("status: active", "status: draft")
+    (policies / "classification" / f"{version}.yaml").write_text(text)
 
 
 def settings_for(state: Path, policies: Path | None = None, **overrides: Any) -> Settings:

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import pytest
 from http_support import (
+    BROKEN,
     SEED,
     add_keys,
     assert_problem,
     bearer,
     copy_policies,
+    draft_of,
     make_app,
 )
-
-BROKEN = "kind: classification\nid: classification\nversion: 1.2.0\nstatus: draft\n"
-DRAFT = "policies/classification/1.1.0.yaml"
 
 
 @pytest.fixture
@@ -21,14 +20,6 @@ def served(tmp_path):
     policies = copy_policies(tmp_path / "policies")
     app = make_app(tmp_path / "state", policies)
     return app, app.test_client(), add_keys(app.extensions["crmc"].settings.keys_file), policies
-
-
-def draft_of(policies, version="1.2.0"):
-    """A valid draft version (drafts need no lock entry): copy of 1.1.0, renumbered."""
-    text = (policies / "classification" / "1.1.0.yaml").read_text()
-    text = text.replace("version: 1.1.0", f"version: {version}")
-    text = text.replace("status: active", "status: draft")
-    (policies / "classification" / f"{version}.yaml").write_text(text)
 
 
 def test_healthz_and_readyz(served):
