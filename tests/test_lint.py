@@ -25,6 +25,8 @@ PLANTED = {
     "contradiction": [("contradiction", 20)],
     "unsatisfiable": [("unsatisfiable", 20)],
     "band-gap": [("band-gap", 18)],
+    "band-gap-map": [("band-gap", 26)],
+    "duplicate-adjustment": [("duplicate", 26)],
     "missing-unhandled": [("missing-unhandled", 15)],
     "missing-unhandled-swot": [("missing-unhandled", 32)],
     "no-actions": [("no-actions", 16)],
