@@ -89,7 +89,7 @@ def run(*args: str) -> tuple[int, str, str]:
 def test_cli_clean_exit_0() -> None:
     code, out, err = run(str(POLICIES))
     assert (code, out) == (0, "")
-    assert "0 findings in 7 policy versions" in err
+    assert re.search(r"^0 findings in \d+ policy versions$", err, re.M)
 
 
 def test_cli_default_directory_comes_from_settings(monkeypatch: pytest.MonkeyPatch) -> None:
