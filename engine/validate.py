@@ -2,15 +2,16 @@
 
 Stages, each adding located :class:`~engine.errors.Problem` values (never stopping at
 the first): load (:mod:`engine.load`) → schema (jsonschema Draft 2020-12, its own error
-paths) → model (pydantic) → semantics (this module). Semantic checks need a document
-that passed the schema; the file-name checks run whenever the fields are readable.
-Checks across versions (overlapping periods, one policy per kind, the lock) live in
-:mod:`engine.registry` and :mod:`engine.lock`.
+paths) → model (pydantic) → semantics (this module). The full semantic checks need a
+document that passed the schema; on one that did not, the conditions the schema did not
+complain about are still checked (facts, operators, step order, unique ids), and the
+file-name checks run whenever the fields are readable. Checks across versions live in
+:mod:`engine.registry` (``effective-overlap``, ``kind-conflict``) and :mod:`engine.lock`
+(``lock-changed``, ``lock-missing``, ``lock-orphan``, ``lock-format``).
 
-Error codes (the semantic ones are listed in :data:`SEMANTIC_CODES`)::
-
-    yaml-syntax yaml-encoding yaml-too-large yaml-duplicate-key yaml-alias yaml-tag
-    yaml-number yaml-key   schema   model
+Error codes: ``yaml-syntax yaml-encoding yaml-too-large yaml-duplicate-key yaml-alias
+yaml-tag yaml-number yaml-key`` (loading), ``schema``, ``model`` (a schema/model gap;
+should not happen), ``io``, and the semantic codes in :data:`SEMANTIC_CODES`.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ import jsonschema
 from pydantic import TypeAdapter, ValidationError
 
 from engine.errors import Problem
-from engine.factspace import FactSpace, default_factspace
+from engine.factspace import FactInfo, FactSpace, default_factspace
 from engine.load import Document, JsonPath, LoadError, json_path, load_file
 from engine.model import (
     OPERATORS,
@@ -110,7 +111,8 @@ def check_document(doc: Document, *, file_path: Path | None = None,
     schema_problems = [p for error in policy_validator().iter_errors(doc.data)
                        for p in _schema_problems(doc, error)]
     if schema_problems:
-        return Checked(doc.file, doc, None, problems + schema_problems)
+        partial = partial_semantics(doc, fs, schema_problems)
+        return Checked(doc.file, doc, None, problems + schema_problems + partial)
     try:
         policy = _ADAPTER.validate_python(doc.data)
     except ValidationError as exc:
@@ -206,9 +208,51 @@ def check_semantics(doc: Document, policy: Policy, fs: FactSpace) -> list[Proble
     return _Semantics(doc, policy, fs).run()
 
 
+def partial_semantics(doc: Document, fs: FactSpace,
+                      schema_problems: Iterable[Problem] = ()) -> list[Problem]:
+    """The condition checks (facts, operators, step order) and id uniqueness of a document
+    that failed the schema, on every part that is valid on its own, so that a typo in a
+    key does not hide a misspelt fact elsewhere in the file."""
+    data = doc.data
+    kind = data.get("kind")
+    if kind not in PIPELINE:
+        return []
+    checker = _Semantics(doc, None, fs, kind)
+    broken = [p.json_path for p in schema_problems]
+    seen: dict[str, JsonPath] = {}
+    for table in ("rules", "base", "adjustments", "triggers", "indicators"):
+        items = data.get(table)
+        for i, item in enumerate(items if isinstance(items, list) else []):
+            if not isinstance(item, dict):
+                continue
+            if isinstance(item.get("id"), str):
+                checker.unique(item["id"], (table, i, "id"), seen)
+            if table == "indicators" and isinstance(item.get("fact"), str):
+                checker.fact(item["fact"], (table, i, "fact"))
+            where = json_path((table, i, "when"))
+            if any(b == where or b.startswith((where + ".", where + "[")) for b in broken):
+                continue  # the schema already reported this condition
+            try:
+                cond = _CONDITION.validate_python(item["when"])
+            except (KeyError, ValidationError):
+                continue
+            checker.condition(cond, (table, i, "when"))
+    requires = data.get("requires")
+    for i, fact in enumerate(requires if isinstance(requires, list) else []):
+        if isinstance(fact, str):
+            checker.fact(fact, ("requires", i))
+    return checker.problems
+
+
+_CONDITION: TypeAdapter[Any] = TypeAdapter(Condition)
+
+
 class _Semantics:
-    def __init__(self, doc: Document, policy: Policy, fs: FactSpace):
-        self.doc, self.policy, self.fs = doc, policy, fs
+    def __init__(self, doc: Document, policy: Policy | None, fs: FactSpace,
+                 kind: str | None = None):
+        self.doc, self.fs = doc, fs
+        self.policy: Policy = policy  # type: ignore[assignment]  # None: partial checks only
+        self.kind = kind or policy.kind  # type: ignore[union-attr]
         self.problems: list[Problem] = []
 
     def add(self, path: JsonPath, code: str, message: str, *, key: bool = False,
@@ -263,15 +307,15 @@ class _Semantics:
         else:
             self.leaf(cond, path)
 
-    def fact(self, fact: str, path: JsonPath):
+    def fact(self, fact: str, path: JsonPath) -> FactInfo | None:
         """The fact's info if the policy may read it; otherwise report and return None."""
         info = self.fs.lookup(fact)
         if info is None:
             self.add(path, "unknown-fact", f"unknown fact '{fact}'",
                      suggestion=self.fs.suggest(fact))
             return None
-        if not self.fs.readable_by(fact, self.policy.kind):
-            kind = self.policy.kind
+        if not self.fs.readable_by(fact, self.kind):
+            kind = self.kind
             when = ("this step's own output" if info.step == kind
                     else f"an output of the {info.step} step, which runs after {kind}")
             self.add(path, "step-order",
@@ -302,7 +346,7 @@ class _Semantics:
         else:
             self.value(value, info, (*path, op), op)
 
-    def value(self, value: Any, info, path: JsonPath, op: str) -> None:
+    def value(self, value: Any, info: FactInfo, path: JsonPath, op: str) -> None:
         """Is ``value`` something the fact can equal? (eq, ne, in, not_in)"""
         problem = None
         if info.type == "boolean":
@@ -383,7 +427,7 @@ class _Semantics:
                          f"band {j} ({op} {v:g}) can never apply after band {pj} "
                          f"({pop} {pv:g}); order bands {order}, without overlap")
 
-    def map_keys(self, mapping: dict[str, float], info, path: JsonPath) -> None:
+    def map_keys(self, mapping: dict[str, float], info: FactInfo, path: JsonPath) -> None:
         if info.numeric:
             self.add(path, "indicator-scoring",
                      f"map scores enumerated values, but {info.path} is a {info.type}; use bands")

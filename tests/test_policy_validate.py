@@ -132,6 +132,8 @@ def test_every_problem_is_reported_not_just_the_first(tmp_path: Path):
     codes = [(p.code, p.json_path) for p in check_file(path).problems]
     assert ("schema", "$.triggers[0].severity") in codes
     assert ("schema", "$.triggers[0].code") in codes
+    # A schema error elsewhere does not hide the misspelt fact.
+    assert ("unknown-fact", "$.triggers[0].when.fact") in codes
 
 
 def test_report_is_sorted_and_capped():
