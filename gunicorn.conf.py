@@ -55,7 +55,10 @@ os.environ["CRMC_RUN_DIR"] = str(RUN_DIR)
 wsgi_app = "server:create_app()"
 bind = os.environ.get("CRMC_BIND", "127.0.0.1:8080")
 workers = int(os.environ.get("CRMC_WORKERS", 0)) or len(os.sched_getaffinity(0))
-worker_class = "sync"
+# Threads let one worker's decision-log appends share a commit (group commit: the log's
+# fsync releases the GIL); CRMC_THREADS=1 gives plain sync workers.
+threads = int(os.environ.get("CRMC_THREADS", 4))
+worker_class = "gthread" if threads > 1 else "sync"
 preload_app = False
 timeout = 30  # a decision takes milliseconds; a worker stuck this long is restarted
 graceful_timeout = 20
