@@ -121,6 +121,9 @@ def check_directory(directory: str | Path, *, lock: bool | None = True,
     result = DirectoryCheck(directory)
     overrides = {Path(k): v for k, v in (overrides or {}).items()}
     entries: list[LockEntry] = []
+    if not directory.is_dir():
+        result.problems.append(Problem(str(directory), 0, 0, "io", "not a directory"))
+        return result
     for path in version_files(directory):
         if path.suffix == ".yml":
             result.problems.append(Problem(str(path), 0, 0, "version-name",

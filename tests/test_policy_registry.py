@@ -239,3 +239,9 @@ def test_registry_copy_of_defaults_is_independent(tmp_path: Path):
     shutil.copytree(ROOT / "policies", tmp_path / "p")
     assert [lp.sha256 for lp in Registry.load(tmp_path / "p").all()] == [
         lp.sha256 for lp in Registry.load(ROOT / "policies").all()]
+
+
+def test_missing_directory_is_a_policy_error(tmp_path: Path):
+    with pytest.raises(PolicyError) as info:
+        Registry.load(tmp_path / "none")
+    assert [p.code for p in info.value.problems] == ["io"]
