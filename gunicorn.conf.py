@@ -1,8 +1,9 @@
 """gunicorn configuration of the crmc service (``crmc serve-prod`` / ``make serve``).
 
-Sync workers, one per core: durable_rules never releases the GIL, so threads would add no
-throughput; processes do. ``preload_app = False``: each worker builds its own rulesets,
-database connection and metric files after the fork.
+One worker process per core: durable_rules never releases the GIL, so evaluation scales
+with processes. Each worker has a few threads only so that requests waiting on the decision
+log's commit overlap (and share one commit). ``preload_app = False``: each worker builds
+its own rulesets, database connection and metric files after the fork.
 
 The master creates a fresh run directory ``var/run/gunicorn-<pid>/`` shared by its workers:
 ``prometheus/`` for multiprocess metrics and ``policies/`` for the accepted policy sets
