@@ -125,6 +125,8 @@ def table(opts: Options, runs: dict[str, list], checks: dict[str, Any]) -> list[
             "engine": e, "label": LABELS[e], "dps": dps,
             "vs_plain": dps / base if base else None, "mean_us": 1e6 / dps,
             "p50_us": _median(runs[e], "p50_us"), "p99_us": _median(runs[e], "p99_us"),
+            # decisions per CPU-second: less sensitive to other processes taking the core
+            "dps_cpu": statistics.median(x["reps"] * x["n"] / x["cpu_s"] for x in runs[e]),
             "cpu_wall": statistics.median(x["cpu_s"] / x["wall_s"] for x in runs[e]),
             "maxrss_mb": _median(runs[e], "maxrss_mb"),
             "mismatches": checks.get(e, {}).get("mismatches"),
@@ -134,11 +136,15 @@ def table(opts: Options, runs: dict[str, list], checks: dict[str, Any]) -> list[
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The targets, judged on wall-clock decisions/s; the CPU-time ratio is shown beside."""
     dps = {r["engine"]: r["dps"] for r in rows}
+    cpu = {r["engine"]: r["dps_cpu"] for r in rows}
     out = []
     for key, text, num, den, minimum in RATIO_TARGETS:
-        value = dps[num] / dps[den] if num in dps and den in dps else None
+        both = num in dps and den in dps
+        value = dps[num] / dps[den] if both else None
         out.append({"ratio": key, "target": text, "minimum": minimum, "value": value,
+                    "value_cpu": cpu[num] / cpu[den] if both else None,
                     "met": None if value is None else value >= minimum})
     return out
 

@@ -28,24 +28,27 @@ def engines_markdown(results: dict[str, Any]) -> str:
         f"Single-thread decisions/s, median of {results['rounds']} rounds "
         "(fresh process per round and engine, round-robin):",
         "",
-        "| engine | decisions/s | vs plain | mean µs | p50 µs | p99 µs | cpu/wall "
-        "| peak RSS MB | rounds |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        "| engine | decisions/s | vs plain | per CPU-s | mean µs | p50 µs | p99 µs | cpu/wall "
+        "| peak RSS MB | rounds (dec/s) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
     ]
     for r in results["table"]:
         vs = "-" if r["vs_plain"] is None else f"{r['vs_plain']:.4f}"
         rounds = " / ".join(f"{x:,}" for x in r["dps_rounds"])
-        lines.append(f"| {r['label']} | {r['dps']:,.0f} | {vs} | {r['mean_us']:.2f} | "
+        lines.append(f"| {r['label']} | {r['dps']:,.0f} | {vs} | {r['dps_cpu']:,.0f} | "
+                     f"{r['mean_us']:.2f} | "
                      f"{r['p50_us']:.2f} | {r['p99_us']:.2f} | {r['cpu_wall']:.2f} | "
                      f"{r['maxrss_mb']:.1f} | {rounds} |")
     for engine, error in results.get("failed", {}).items():
         first = error.strip().splitlines()[-1] if error.strip() else "failed"
-        lines.append(f"| {LABELS[engine]} | failed: {first} | | | | | | | |")
+        lines.append(f"| {LABELS[engine]} | failed: {first} | | | | | | | | |")
 
-    lines += ["", "| target | ratio | measured | |", "|---|---|---:|---|"]
+    lines += ["", "| target | ratio | measured (wall) | per CPU-s | |",
+              "|---|---|---:|---:|---|"]
     for t in results["ratios"]:
         value = "-" if t["value"] is None else f"{t['value']:.2f}×"
-        lines.append(f"| {t['target']} | {t['ratio']} | {value} | {_met(t['met'])} |")
+        cpu = "-" if t["value_cpu"] is None else f"{t['value_cpu']:.2f}×"
+        lines.append(f"| {t['target']} | {t['ratio']} | {value} | {cpu} | {_met(t['met'])} |")
 
     rss = results["rss"]
     if rss:
