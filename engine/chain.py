@@ -79,7 +79,17 @@ def _prepare(value: Any, raw: dict[str, str], token: str) -> Any:
     (|x| < 1e-4) become a unique placeholder string replaced after encoding, so the fast C
     encoder still does the work.
     """
-    if isinstance(value, bool) or value is None or isinstance(value, str | int):
+    kind = type(value)  # exact-type dispatch first: this walk is the hot path of append
+    if kind is str or kind is int or kind is bool or value is None:
+        return value
+    if kind is dict:
+        for k in value:
+            if type(k) is not str:
+                raise TypeError(f"object keys must be strings, not {type(k).__name__}")
+        return {k: _prepare(v, raw, token) for k, v in value.items()}
+    if kind is list:
+        return [_prepare(v, raw, token) for v in value]
+    if isinstance(value, str | int):  # subclasses (bool is handled above)
         return value
     if isinstance(value, float):
         if not math.isfinite(value):

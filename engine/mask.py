@@ -80,10 +80,10 @@ def mask_entry(
 ) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
     """Masked copies of the request and decision, and the pointers actually masked."""
     pointers = list(pointers)
+    if not pointers:  # nothing to change: no copy (the log already holds its own copies)
+        return dict(request), dict(decision), []
     req = copy.deepcopy(dict(request))
     dec = copy.deepcopy(dict(decision))
-    if not pointers:
-        return req, dec, []
     facts = req.get("facts")
     masked: list[str] = []
     dotted: set[str] = set()

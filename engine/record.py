@@ -98,6 +98,13 @@ def make_entry(
 
 def _jsonable(value: Any) -> Any:
     """Plain JSON values: pydantic models dumped, dates as ISO text, tuples as lists."""
+    kind = type(value)
+    if kind is str or kind is int or kind is float or kind is bool or value is None:
+        return value
+    if kind is dict:
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if kind is list:
+        return [_jsonable(v) for v in value]
     if hasattr(value, "model_dump"):
         return value.model_dump(mode="json")
     if isinstance(value, dt.datetime | dt.date):

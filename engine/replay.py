@@ -18,7 +18,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.chain import canonical
 from engine.errors import DecisionRefused, NoPolicyInForce, UnknownPolicyVersion
 from engine.evaluate import Decider
 from engine.registry import Registry
@@ -52,8 +51,15 @@ class ReplayResult:
 
 
 def _normal(value: Any) -> Any:
-    """The value as the canonical JSON reads back (integral floats become ints)."""
-    return json.loads(canonical(value))
+    """The value as its canonical JSON reads back: integral floats become ints."""
+    kind = type(value)
+    if kind is dict:
+        return {k: _normal(v) for k, v in value.items()}
+    if kind is list:
+        return [_normal(v) for v in value]
+    if kind is float and value.is_integer() and abs(value) < 1e21:
+        return int(value)
+    return value
 
 
 def compare(recorded: Any, replayed: Any, path: str = "") -> list[dict[str, Any]]:
@@ -142,11 +148,15 @@ class Replayer:
             result.status = "not_replayable"
             result.notes.append(f"cannot decide again: {why} ({exc})")
             return result
-        old = {k: v for k, v in _normal(decision).items() if k not in ignored}
+        old = {k: v for k, v in decision.items() if k not in ignored}  # read from canonical
         new = {
             k: v for k, v in _normal(replayed.model_dump(mode="json")).items() if k not in ignored
         }
-        result.differences = compare(old, new)
+        # Strict and fast: equal JSON text (types included, 1 vs true differ) means identical.
+        if json.dumps(old, sort_keys=True) != json.dumps(new, sort_keys=True):
+            result.differences = compare(old, new) or [
+                {"path": "/", "recorded": "(differs in JSON form)", "replayed": ""}
+            ]
         if result.differences and result.status == "identical":
             result.status = "mismatch"
         return result
