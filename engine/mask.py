@@ -6,8 +6,9 @@ string ``"[masked]"``; the record lists every pointer that was present and maske
 auditor knows the stored facts are not the facts that were decided on.
 
 The decision itself is stored in full except where it repeats a masked fact: values in
-``warnings[].observed`` and in the trace that are keyed by the masked fact's dotted path
-(``profile.name``) are masked the same way, or masking would be pointless.
+``warnings[].observed`` keyed by the masked fact's dotted path (``profile.name``), and the
+``observed`` value of trace leaves reading that fact, are masked the same way, or masking
+would be pointless. (SWOT indicator scores derived from a masked fact are kept.)
 """
 
 from __future__ import annotations
@@ -66,10 +67,12 @@ def _mask_dotted(node: Any, dotted: set[str]) -> None:
                 node[key] = MASK
             else:
                 _mask_dotted(value, dotted)
-        # A trace leaf typically reads {"fact": "financials.dscr", "value": 1.2}.
+        # A trace leaf reads {"fact": "financials.dscr", "op": ..., "observed": 1.2}.
         fact = node.get("fact")
-        if isinstance(fact, str) and _hit(fact, dotted) and "value" in node:
-            node["value"] = MASK
+        if isinstance(fact, str) and _hit(fact, dotted):
+            for key in ("observed", "value"):
+                if key in node:
+                    node[key] = MASK
     elif isinstance(node, list):
         for item in node:
             _mask_dotted(item, dotted)

@@ -94,12 +94,16 @@ def test_masking_happens_before_hashing(url: str, tmp_path: Path) -> None:
     mask = ("/profile/name", "/facts/financials/dscr", "/not/present")
     log = open_log(url, settings(tmp_path, audit_mask=mask))
     entry = make_entry(0, warnings=[{"code": "low_dscr", "observed": {"financials.dscr": 1.0}}])
+    leaf = {"fact": "financials.dscr", "op": "lt", "expected": 1.2, "observed": 1.0}
+    entry["decision"]["trace"] = [{"rule": "r", "fired": True, "leaves": [leaf]}]
     log.append(entry)
     record = log.get(entry["decision"]["decision_id"])
     assert record["masked"] == ["/financials/dscr", "/profile/name"]
     assert record["request"]["facts"]["profile"]["name"] == "[masked]"
     assert record["request"]["facts"]["financials"]["dscr"] == "[masked]"
     assert record["decision"]["warnings"][0]["observed"] == {"financials.dscr": "[masked]"}
+    assert record["decision"]["trace"][0]["leaves"][0]["observed"] == "[masked]"
+    assert record["decision"]["trace"][0]["leaves"][0]["expected"] == 1.2
     assert entry["request"]["facts"]["profile"]["name"] != "[masked]"  # caller's copy intact
     assert log.verify().intact  # the hash covers the masked form
     log.close()
