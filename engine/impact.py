@@ -166,13 +166,14 @@ def _chunk(task: tuple[str, int, int]) -> tuple[int, int, ImpactResult]:
         if not isinstance(facts, dict):
             r.errors.append((number, "not a JSON object"))
             continue
-        a, b = evaluator.evaluate(facts)
+        a, b = evaluator.evaluate(facts, owned=True)
         changes = compare(r, a, b)
         if a.refused and b.refused and len(r.errors) < MAX_ERRORS:
             r.errors.append((number, a.refused))
         if changes:
             r.affected += 1
             if len(r.listed) < cap:
+                facts = json.loads(raw)  # pristine: the evaluation added its outputs
                 profile = facts.get("profile")
                 name = profile.get("name", "") if isinstance(profile, dict) else ""
                 r.listed.append((number, str(facts.get("client_id")), name, changes, facts))

@@ -90,7 +90,10 @@ class PairEvaluator:
         errors: list[FieldError] = check_currency(facts, loaded) + check_requires(facts, loaded)
         return "; ".join(f"{e.path}: {e.message}" for e in errors) or None
 
-    def evaluate(self, facts: Mapping[str, Any]) -> tuple[Outcome, Outcome]:
+    def evaluate(self, facts: Mapping[str, Any], *, owned: bool = False
+                 ) -> tuple[Outcome, Outcome]:
+        """Both outcomes; ``owned``: ``facts`` is a private dict (just parsed) that may
+        serve as the evaluation context without a copy."""
         if self.validator is None or not self.validator.is_valid(facts):
             errors = schema_errors(facts)
             if errors:
@@ -104,10 +107,12 @@ class PairEvaluator:
             a, b = self._both(facts)
             return (Outcome(refused=refused_old) if refused_old else a,
                     Outcome(refused=refused_new) if refused_new else b)
-        return self._both(facts)
+        return self._both(facts, owned)
 
-    def _both(self, facts: Mapping[str, Any]) -> tuple[Outcome, Outcome]:
-        ctx_a = context_mod.build(facts)
+    def _both(self, facts: Mapping[str, Any], owned: bool = False) -> tuple[Outcome, Outcome]:
+        # Outputs are added at the top level and into the facts' own "swot" group, so a
+        # document parsed for this evaluation alone can be the context itself.
+        ctx_a = facts if owned and isinstance(facts, dict) else context_mod.build(facts)
         ctx_b = ctx_a  # shared until an output differs
         a, b = Outcome(), Outcome()
         diverged: set[str] = set()
