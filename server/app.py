@@ -163,4 +163,7 @@ def create_app(
 
     for module in (decisions, policies, audit, admin, ops):
         app.register_blueprint(module.bp)
+    from server import web  # the HTML pages at /ui (issue 7): a sub-app, not in the API's URL map
+
+    web.mount(app)
     return app
