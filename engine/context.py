@@ -15,10 +15,21 @@ so that a condition on it is false exactly like a condition on a missing fact.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Final
 
-__all__ = ["MISSING", "OUTPUT_PATHS", "Context", "build", "lookup", "to_pointer", "with_outputs"]
+__all__ = [
+    "MISSING",
+    "OUTPUT_PATHS",
+    "Context",
+    "Getter",
+    "build",
+    "build_validated",
+    "getter",
+    "lookup",
+    "to_pointer",
+    "with_outputs",
+]
 
 # The paths that are pipeline outputs, not facts (never listed in ``missing_facts``).
 OUTPUT_PATHS: Final = frozenset({"segment", "swot.score", "swot.grade", "risk.grade"})
@@ -55,6 +66,20 @@ def build(facts: Mapping[str, Any]) -> Context:
     # outputs cannot leak into the caller's facts or into the next decision, and so that
     # every group is a plain dict whatever Mapping the caller passed.
     return {k: dict(v) if isinstance(v, Mapping) else v for k, v in facts.items()}
+
+
+def build_validated(facts: dict[str, Any]) -> Context:
+    """``build`` for facts that passed the schema: plain dicts all the way down.
+
+    Only the top level and the ``swot`` group are copied: they are the only places outputs
+    are written (``with_outputs`` replaces ``risk`` whole, never writes into it), so the
+    other groups can be shared with the caller's document, which nothing mutates.
+    """
+    ctx = facts.copy()
+    swot = ctx.get("swot")
+    if swot is not None:
+        ctx["swot"] = swot.copy()
+    return ctx
 
 
 def with_outputs(
@@ -97,6 +122,36 @@ def lookup(ctx: Mapping[str, Any], path: str) -> Any:
         if node is MISSING:
             return MISSING
     return node
+
+
+Getter = Callable[[Mapping[str, Any]], Any]
+
+
+def getter(path: str) -> Getter:
+    """A reader for one dotted path, equal to ``lookup(ctx, path)`` on a context (plain
+    dicts), specialised for the one- and two-part paths of facts and outputs."""
+    parts = tuple(path.split("."))
+    if len(parts) == 1:
+        (a,) = parts
+        return lambda ctx: ctx.get(a, MISSING)
+    if len(parts) == 2:
+        a, b = parts
+
+        def get2(ctx: Mapping[str, Any]) -> Any:
+            group = ctx.get(a)
+            return group.get(b, MISSING) if group.__class__ is dict else MISSING
+
+        return get2
+
+    def get_n(ctx: Mapping[str, Any]) -> Any:
+        node: Any = ctx
+        for part in parts:
+            if node.__class__ is not dict:
+                return MISSING
+            node = node.get(part, MISSING)
+        return node
+
+    return get_n
 
 
 def to_pointer(path: str) -> str:

@@ -22,18 +22,22 @@ from __future__ import annotations
 import datetime as dt
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
+from pydantic import TypeAdapter
+
 from engine import context as context_mod
-from engine.decision import Decision
+from engine.context import MISSING, getter
+from engine.decision import Decision, PolicyRef, Swot, TraceEntry, construct
 from engine.engines import get_engine
 from engine.errors import DecisionRefused, FieldError, NoPolicyInForce
-from engine.facts import check_currency, check_requires, schema_errors
-from engine.model import PIPELINE, SwotPolicy
+from engine.facts import certainly_valid, check_currency, check_requires, schema_errors
+from engine.model import PIPELINE
+from engine.plan import ClassificationPlan, ProposalPlan, RiskPlan, WarningPlan
 from engine.seam import Engine, LoadedPolicy
-from engine.steps import Prepared, classify, grade_risk, propose, warn
-from engine.swot import score_swot
+from engine.steps import Prepared
+from engine.swot_compiled import SwotScorer
 from engine.trace import Considered, views_of
 
 __all__ = ["Decider", "PolicySource"]
@@ -47,6 +51,19 @@ class PolicySource(Protocol):
     def select(
         self, on: dt.date, pins: Mapping[str, str] | None = None
     ) -> dict[str, LoadedPolicy]: ...
+
+
+_PLANS: dict[str, Callable[[Prepared], Any]] = {
+    "classification": ClassificationPlan,
+    "swot": lambda p: SwotScorer(p.loaded.policy),  # type: ignore[arg-type]
+    "risk": RiskPlan,
+    "proposal": ProposalPlan,
+    "early_warning": WarningPlan,
+}
+_SELECTIONS_LIMIT = 4096  # (as-of date, pins) pairs kept per Decider
+_CURRENCY = getter("request.currency")
+_DATE = TypeAdapter(dt.date)
+_DATETIME = TypeAdapter(dt.datetime)
 
 
 def _utc(moment: dt.datetime) -> dt.datetime:
@@ -63,6 +80,8 @@ class Decider:
         self.engine: Engine = get_engine(engine) if isinstance(engine, str) else engine
         self._lock = threading.Lock()
         self._prepared: dict[str, Prepared] = {}
+        self._plans: dict[str, Any] = {}  # version key -> its compiled step (engine.plan)
+        self._selections: dict[tuple[Any, ...], _Selection] = {}
         for loaded in registry.all():
             self._prepare(loaded)
 
@@ -75,6 +94,7 @@ class Decider:
             if prepared is None:
                 compiled = self.engine.prepare(loaded)
                 prepared = Prepared(loaded, compiled, views_of(loaded))
+                self._plans[loaded.key] = _PLANS[loaded.kind](prepared)
                 self._prepared[loaded.key] = prepared
         return prepared
 
@@ -106,6 +126,18 @@ class Decider:
         extra = check_currency(facts, loaded) + check_requires(facts, loaded)
         return [e for e in extra if e.path not in reported]
 
+    def _selection(self, as_of: dt.date, pins: Mapping[str, str] | None) -> _Selection:
+        key = (as_of, tuple(sorted(pins.items())) if pins else ())
+        found = self._selections.get(key)
+        if found is None:
+            # The registry never changes under a Decider (a reload builds a new one), so
+            # the versions for a date and pins are selected once; failures are not kept.
+            found = _Selection(self.select(as_of, pins), self._plans)
+            if len(self._selections) >= _SELECTIONS_LIMIT:
+                self._selections.clear()
+            self._selections[key] = found
+        return found
+
     def decide(
         self,
         facts: Mapping[str, Any],
@@ -118,67 +150,125 @@ class Decider:
     ) -> Decision:
         """The decision on ``facts``; raises DecisionRefused, UnknownPolicyVersion,
         NoPolicyInForce."""
-        errors = schema_errors(facts)
-        if errors:
-            raise DecisionRefused(errors + self._policy_errors_anyway(facts, as_of, pins, errors))
+        plain = certainly_valid(facts)
+        if not plain:
+            errors = schema_errors(facts)
+            if errors:
+                errors += self._policy_errors_anyway(facts, as_of, pins, errors)
+                raise DecisionRefused(errors)
         if as_of is None:
             as_of = (
                 dt.date.fromisoformat(facts["as_of"])
                 if "as_of" in facts
                 else dt.datetime.now(dt.UTC).date()
             )
-        selected = self.select(as_of, pins)
-        loaded = [p.loaded for p in selected.values()]
-        errors = check_currency(facts, loaded) + check_requires(facts, loaded)
-        if errors:
-            raise DecisionRefused(errors)
+        sel = self._selection(as_of, pins)
+        # plain dicts all the way down once the fast check passed: share what is not written
+        ctx = context_mod.build_validated(facts) if plain else context_mod.build(facts)  # type: ignore[arg-type]
+        if not sel.accepts(ctx):
+            errors = check_currency(facts, sel.loaded) + check_requires(facts, sel.loaded)
+            if errors:
+                raise DecisionRefused(errors)
 
-        ctx = context_mod.build(facts)
-        seen = Considered(ctx, explain)
+        missing: set[str] = set()
         match = self.engine.match
+        seen = Considered(ctx, True) if explain else None
 
-        p = selected["classification"]
-        classification = classify(p, match(p.compiled, ctx), seen)
-        context_mod.with_outputs(ctx, segment=classification["segment"]["value"])
+        p = sel.classification
+        matched = match(p.compiled, ctx)
+        segment_value, segment, service_plan = sel.classify.run(matched, ctx, missing)
+        if seen:
+            seen.first(p.loaded, p.tables["rules"], matched)
+        ctx["segment"] = segment_value
 
-        swot_policy = selected["swot"].loaded.policy
-        assert isinstance(swot_policy, SwotPolicy)
-        swot = score_swot(swot_policy, ctx)
-        seen.missing.update(swot.missing)
-        context_mod.with_outputs(ctx, swot_score=swot.score, swot_grade=swot.grade)
+        score, grade, quadrants, contributions = sel.swot.score(ctx, missing)
+        if score is not None or grade is not None:
+            context_mod.with_outputs(ctx, swot_score=score, swot_grade=grade)
 
-        p = selected["risk"]
-        risk = grade_risk(p, match(p.compiled, ctx), seen)
-        context_mod.with_outputs(ctx, risk_grade=risk["grade"])
+        p = sel.risk
+        matched = match(p.compiled, ctx)
+        risk = sel.grade.run(matched, ctx, missing)
+        if seen:
+            seen.first(p.loaded, p.tables["rules"], matched)
+        ctx["risk"] = {"grade": risk.grade}
 
-        p = selected["proposal"]
-        proposal = propose(p, match(p.compiled, ctx), seen)
+        p = sel.proposal
+        matched = match(p.compiled, ctx)
+        if seen:
+            seen.first(p.loaded, p.tables["base"], matched)
+            seen.every(p.loaded, p.tables.get("adjustments", ()), matched)
+        proposal = sel.propose.run(matched, ctx, missing)
 
-        p = selected["early_warning"]
-        warnings = warn(p, match(p.compiled, ctx), seen)
+        p = sel.early_warning
+        matched = match(p.compiled, ctx)
+        if seen:
+            seen.every(p.loaded, p.tables["triggers"], matched)
+        warnings = sel.warn.run(matched, ctx, missing)
 
-        return Decision.model_validate(
-            {
-                "decision_id": decision_id or uuid.uuid4().hex,
-                "client_id": facts["client_id"],
-                "decided_at": _utc(decided_at or dt.datetime.now(dt.UTC)),
-                "as_of": as_of,
-                "policies": [
-                    {"id": lp.id, "version": lp.version, "sha256": lp.sha256} for lp in loaded
-                ],
-                "segment": classification["segment"],
-                "service_plan": classification["plan"],
-                "swot": {
-                    "score": swot.score,
-                    "grade": swot.grade,
-                    "quadrants": swot.quadrants,
-                    "contributions": swot.contributions,
-                },
-                "risk": risk,
-                "proposal": proposal,
-                "warnings": warnings,
-                "missing_facts": sorted(seen.missing),
-                "engine": self.engine.name,
-                "trace": seen.trace if explain else None,
-            }
+        if as_of.__class__ is not dt.date:  # a date subclass: let pydantic say what it is
+            as_of = _DATE.validate_python(as_of)
+        if decided_at is None:
+            decided_at = dt.datetime.now(dt.UTC)
+        else:
+            decided_at = _utc(decided_at)
+            if decided_at.__class__ is not dt.datetime:
+                decided_at = _DATETIME.validate_python(decided_at)
+        return construct(Decision, {
+            "decision_id": decision_id or uuid.uuid4().hex,
+            "client_id": facts["client_id"],
+            "decided_at": decided_at,
+            "as_of": as_of,
+            "policies": list(sel.policies),
+            "segment": segment,
+            "service_plan": service_plan,
+            "swot": construct(Swot, {
+                "score": score,
+                "grade": grade,
+                "quadrants": quadrants,
+                "contributions": list(contributions),
+            }),
+            "risk": risk,
+            "proposal": proposal,
+            "warnings": warnings,
+            "missing_facts": sorted(missing),
+            "engine": self.engine.name,
+            "trace": [TraceEntry.model_validate(e) for e in seen.trace] if seen else None,
+        })
+
+
+class _Selection:
+    """The prepared versions for one as-of date and pins, with their compiled steps and
+    what the decision reports about them (kept by the Decider per date and pins)."""
+
+    def __init__(self, prepared: dict[str, Prepared], plans: dict[str, Any]):
+        self.classification = prepared["classification"]
+        self.risk = prepared["risk"]
+        self.proposal = prepared["proposal"]
+        self.early_warning = prepared["early_warning"]
+        self.loaded = [p.loaded for p in prepared.values()]
+        keys = {kind: p.loaded.key for kind, p in prepared.items()}
+        self.classify: ClassificationPlan = plans[keys["classification"]]
+        self.swot: SwotScorer = plans[keys["swot"]]
+        self.grade: RiskPlan = plans[keys["risk"]]
+        self.propose: ProposalPlan = plans[keys["proposal"]]
+        self.warn: WarningPlan = plans[keys["early_warning"]]
+        # PolicyRef holds strings only: one instance serves every decision
+        self.policies = tuple(
+            construct(PolicyRef, {"id": lp.id, "version": lp.version, "sha256": lp.sha256})
+            for lp in self.loaded
         )
+        bases = {lp.policy.currency for lp in self.loaded}
+        self.base = bases.pop() if len(bases) == 1 else None
+        self.requires = tuple(
+            getter(path) for path in dict.fromkeys(
+                path for lp in self.loaded for path in lp.policy.requires
+            )
+        )
+
+    def accepts(self, ctx: Mapping[str, Any]) -> bool:
+        """True when ``check_currency`` and ``check_requires`` certainly find nothing
+        (else they are asked, for the located errors)."""
+        currency = _CURRENCY(ctx)
+        if currency is not MISSING and currency != self.base:
+            return False
+        return all(get(ctx) is not MISSING for get in self.requires)

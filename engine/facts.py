@@ -28,7 +28,13 @@ from engine.errors import FieldError
 from engine.facts_fast import compile_schema
 from engine.seam import LoadedPolicy
 
-__all__ = ["FACTS_SCHEMA_PATH", "check_currency", "check_requires", "schema_errors"]
+__all__ = [
+    "FACTS_SCHEMA_PATH",
+    "certainly_valid",
+    "check_currency",
+    "check_requires",
+    "schema_errors",
+]
 
 FACTS_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "facts.schema.json"
 
@@ -165,6 +171,13 @@ def _non_finite(node: Any, path: list[Any]) -> Iterator[FieldError]:
             yield from _non_finite(child, [*path, i])
 
 
+def certainly_valid(facts: Any) -> bool:
+    """True only when ``schema_errors`` would find nothing and every object in the document
+    is a plain ``dict`` (False means "ask ``schema_errors``", not "invalid")."""
+    fast = _fast_check()
+    return fast is not None and fast(facts) and _all_finite(facts)
+
+
 def schema_errors(facts: Any) -> list[FieldError]:
     """Every problem of a facts document against the facts schema, sorted by pointer.
 
@@ -172,8 +185,7 @@ def schema_errors(facts: Any) -> list[FieldError]:
     (``engine.facts_fast``); jsonschema runs only to explain a document that is not
     certainly valid, so every error still comes from jsonschema's own paths.
     """
-    fast = _fast_check()
-    if fast is not None and fast(facts) and _all_finite(facts):
+    if certainly_valid(facts):
         return []
     found = {e for err in _validator().iter_errors(facts) for e in _errors_of(err)}
     found.update(_non_finite(facts, []))
