@@ -189,29 +189,24 @@ def run(policies_dir: str | Path, policy_id: str, v_old: str, v_new: str,
     workers = max(1, workers or os.cpu_count() or 1)
     init_args = (str(policies_dir), policy_id, v_old, v_new, as_of, cap)
     tasks = [(str(path), start, end) for start, end in ranges]
-    done: dict[int, tuple[int, ImpactResult]] = {}
 
     def results() -> Iterator[tuple[int, int, ImpactResult]]:
         if workers == 1 or len(tasks) == 1:
             _init(*init_args)
             yield from map(_chunk, tasks)
             return
-        # fork would share the parent's compiled policies, but spawn is safe with threads
-        # (durable_rules, the server) and costs one policy load per worker.
+        # spawn, not fork: safe beside threads (durable_rules, the server); each worker
+        # loads and compiles the policies once. imap keeps file order, so each chunk is
+        # merged (and dropped) as it arrives: memory does not grow with the portfolio.
         with get_context("spawn").Pool(workers, _init, init_args) as pool:
-            yield from pool.imap_unordered(_chunk, tasks)
+            yield from pool.imap(_chunk, tasks)
 
+    total = ImpactResult()
     for start, end, part in results():
-        done[start] = (end, part)
+        total.merge(part, total.lines, cap)
+        total.lines += part.lines
         if progress:
             progress(end - start)
-    total = ImpactResult()
-    offset = 0
-    for start, _ in ranges:  # merge in file order, so line numbers and listings are stable
-        _, part = done[start]
-        total.merge(part, offset, cap)
-        offset += part.lines
-    total.lines = offset
     return total
 
 

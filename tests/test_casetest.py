@@ -164,3 +164,28 @@ def test_matchers(path, expected, ok):
 def test_exact_comparison_is_strict_about_types():
     assert not same(1, True) and not same(0, False) and same(1, 1.0)
     assert fits({"a": 1, "b": 2}, {"a": 1}) and not same({"a": 1, "b": 2}, {"a": 1})
+
+
+def test_every_case_schema_property_has_a_description():
+    schema = json.loads((ROOT / "schemas" / "testcase.schema.json").read_text())
+    missing = []
+
+    def walk(node, path):
+        if isinstance(node, dict):
+            for name, sub in (node.get("properties") or {}).items():
+                if not isinstance(sub, dict) or not sub.get("description"):
+                    missing.append(f"{path}/properties/{name}")
+            for key, sub in node.items():
+                walk(sub, f"{path}/{key}")
+        elif isinstance(node, list):
+            for i, sub in enumerate(node):
+                walk(sub, f"{path}/{i}")
+
+    walk(schema, "#")
+    assert not missing
+
+
+def test_shipped_case_files_point_editors_at_the_schema():
+    for path in sorted((POLICIES / "tests").glob("*.yaml")):
+        first = path.read_text(encoding="utf-8").splitlines()[0]
+        assert first == "# yaml-language-server: $schema=../../schemas/testcase.schema.json", path
