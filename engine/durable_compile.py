@@ -19,8 +19,14 @@ flat attribute of the message (``f0``, ``f1``, …) holding a small integer *cod
 A leaf is then a set of codes (``gte: 1.3`` = every numeric code from the one of 1.3 up),
 ``not`` is the complement — which contains "absent", so ``not`` over a leaf on a missing
 fact holds — and ``all``/``any`` intersect or unite leaves on the same path. What is left
-is rendered as ``$and``/``$or`` of integer intervals and ``$nex``: the engine still does
-the matching, but only over small integers it compares exactly.
+is expanded to disjunctive normal form, each alternative one durable_rules rule whose
+pattern is a flat ``$and`` of the tag, integer intervals and ``$nex``: the engine still does
+the matching (every alternative is matched in its Rete network), but only over small
+integers it compares exactly, and without nested groups (see ``_expand``).
+
+Limits found by experiment and enforced here as ``PolicyError``s (located at the rule):
+at most 254 properties per message (``MAX_FACTS``), at most 513 rules per ruleset
+(``MAX_BRANCHES`` + the open rule; from 514 on ``create_ruleset`` never returns).
 """
 
 from __future__ import annotations
@@ -35,14 +41,15 @@ from engine.errors import PolicyError, Problem
 from engine.model import AllOf, Condition, Leaf, NotOf, leaves, rule_tables
 from engine.seam import LoadedPolicy
 
-__all__ = ["MAX_ALTERNATIVES", "MAX_FACTS", "TAG", "Coding", "Program", "compile_policy"]
+__all__ = ["MAX_BRANCHES", "MAX_FACTS", "TAG", "Coding", "Program", "compile_policy"]
 
 TAG = "t"  # every pattern tests {t: 1}: the session-state fact {sid, id, $s} never matches
 OPEN_RULE = "open"  # always fires first, so that delete_state never meets an action-less sid
 MAX_FACTS = 250  # a message holds at most 255 properties (error 302): sid, id, t + facts
-# durable_rules expands $or into one network branch per alternative and fires a rule once
-# per satisfied branch: refuse conditions whose expansion would be unreasonable.
-MAX_ALTERNATIVES = 1024
+# Every alternative of a condition (in disjunctive normal form) is one durable_rules rule.
+# From 514 rules (or internal $or branches) in one ruleset on, create_ruleset never returns
+# (measured: 513 take 15 ms, 514 loop forever): the open rule + 512 at most.
+MAX_BRANCHES = 512
 ABSENT = 0
 
 
@@ -201,10 +208,10 @@ def _tree(cond: Condition, codings: dict[str, Coding], negate: bool = False) -> 
     return _combine("and" if is_all != negate else "or", kids)
 
 
-def _render_leaf(coding: Coding, codes: frozenset[int]) -> tuple[list[dict], int]:
-    """``$or`` parts for a code set: ``$nex`` for ABSENT, one interval per run of codes."""
+def _leaf_parts(coding: Coding, codes: frozenset[int]) -> list[list[dict]]:
+    """Alternatives for a code set: ``$nex`` for ABSENT, one interval per run of codes."""
     key, top = coding.key, coding.other
-    parts: list[dict] = [{"$nex": {key: 1}}] if ABSENT in codes else []
+    parts: list[list[dict]] = [[{"$nex": {key: 1}}]] if ABSENT in codes else []
     run = sorted(codes - {ABSENT})
     start = 0
     while start < len(run):
@@ -213,29 +220,47 @@ def _render_leaf(coding: Coding, codes: frozenset[int]) -> tuple[list[dict], int
             end += 1
         lo, hi = run[start], run[end]
         if lo == hi:
-            parts.append({key: lo})
+            parts.append([{key: lo}])
         elif lo == 1 and hi == top:
-            parts.append({"$ex": {key: 1}})
+            parts.append([{"$ex": {key: 1}}])
         elif lo == 1:
-            parts.append({"$lte": {key: hi}})
+            parts.append([{"$lte": {key: hi}}])
         elif hi == top:
-            parts.append({"$gte": {key: lo}})
+            parts.append([{"$gte": {key: lo}}])
         else:
-            parts.append({"$and": [{"$gte": {key: lo}}, {"$lte": {key: hi}}]})
+            parts.append([{"$gte": {key: lo}}, {"$lte": {key: hi}}])
         start = end + 1
-    return parts, len(parts)
+    return parts
 
 
-def _render(node: Node) -> tuple[dict, int]:
-    """A durable_rules expression for a node, and how many $or alternatives it expands to."""
+def _count(node: Node) -> int:
+    """How many flat conjunctions a node expands to (computed without expanding it)."""
+    if node is True:
+        return 1
     if node[0] == "leaf":
-        parts, n = _render_leaf(node[1], node[2])
-        return (parts[0] if n == 1 else {"$or": parts}), n
-    rendered = [_render(kid) for kid in node[1]]
-    exprs = [e for e, _ in rendered]
-    if node[0] == "and":
-        return {"$and": exprs}, math.prod(n for _, n in rendered)
-    return {"$or": exprs}, sum(n for _, n in rendered)
+        return len(_leaf_parts(node[1], node[2]))
+    counts = [_count(kid) for kid in node[1]]
+    return math.prod(counts) if node[0] == "and" else sum(counts)
+
+
+def _expand(node: Node) -> list[list[dict]]:
+    """The node in disjunctive normal form: alternatives, each a flat list of tests.
+
+    durable_rules would expand nested ``$or`` itself (a rule fires once per satisfied
+    branch), but nested ``$and``/``$or`` groups cost slots in a fixed table of 32 per
+    pattern (error 113 from about 14 groups on): flat patterns have no such limit.
+    """
+    if node is True:
+        return [[]]
+    if node[0] == "leaf":
+        return _leaf_parts(node[1], node[2])
+    expanded = [_expand(kid) for kid in node[1]]
+    if node[0] == "or":
+        return [alt for alts in expanded for alt in alts]
+    product: list[list[dict]] = [[]]
+    for alts in expanded:
+        product = [left + right for left in product for right in alts]
+    return product
 
 
 @dataclass(frozen=True)
@@ -267,25 +292,26 @@ def compile_policy(loaded: LoadedPolicy) -> Program:
     codings = {p: Coding.build(p, f"f{i}", constants[p]) for i, p in enumerate(paths)}
     definition: dict[str, Any] = {OPEN_RULE: {"all": [{"m": {TAG: 1}}]}}
     rule_ids: dict[str, str] = {}
+    branches = 0
     for table_name, table in tables.items():
         for index, rule in enumerate(table):
             node = _tree(rule.when, codings)
             if node is False:
                 continue  # can never hold: nothing to register
-            name = f"r{len(rule_ids)}"
-            rule_ids[name] = rule.id
-            if node is True:
-                pattern: dict[str, Any] = {TAG: 1}
-            else:
-                expr, alternatives = _render(node)
-                if alternatives > MAX_ALTERNATIVES:
-                    problems.append(_problem(
-                        loaded, f"$.{table_name}[{index}].when",
-                        f"condition of rule {rule.id} expands to {alternatives} alternatives "
-                        f"in durable_rules (at most {MAX_ALTERNATIVES}); simplify it",
-                    ))
-                pattern = {"$and": [{TAG: 1}, expr]}
-            definition[name] = {"all": [{"m": pattern}]}
+            count = _count(node)
+            branches += count
+            if branches > MAX_BRANCHES:
+                problems.append(_problem(
+                    loaded, f"$.{table_name}[{index}].when",
+                    f"rule {rule.id} brings the version to {branches} alternatives once "
+                    f"expanded for durable_rules (at most {MAX_BRANCHES}); simplify it",
+                ))
+                continue
+            for tests in _expand(node):
+                name = f"r{len(rule_ids)}"  # short: the name comes back in every action
+                rule_ids[name] = rule.id
+                pattern = {"$and": [{TAG: 1}, *tests]} if tests else {TAG: 1}
+                definition[name] = {"all": [{"m": pattern}]}
     if problems:
         raise PolicyError(problems)
     return Program(loaded.key, definition, tuple(codings[p] for p in paths), rule_ids)

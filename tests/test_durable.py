@@ -15,7 +15,7 @@ from durable_support import (
     warnings_policy,
 )
 
-from engine import durable
+from engine import durable, durable_compile
 from engine.durable import DurableEngine, DurableError
 from engine.errors import PolicyError
 
@@ -216,9 +216,34 @@ def test_a_condition_too_large_for_durable_rules_is_a_policy_error():
     # six any-of-four on distinct facts: 4**6 alternatives once expanded to $or branches
     many = {"all": [{"any": [{"fact": f"swot.s{i}_{j}", "gt": j} for j in range(4)]}
                     for i in range(6)]}
-    with pytest.raises(PolicyError, match=r"expands to 4096 alternatives") as err:
+    with pytest.raises(PolicyError, match=r"brings the version to 4096 alternatives") as err:
         ENGINE.prepare(warnings_policy("durable_huge", {"huge": many}))
     assert err.value.problems[0].json_path == "$.triggers[0].when"
+
+
+def test_a_version_never_reaches_the_rule_count_where_durable_rules_hangs():
+    # 3 alternatives per trigger (absent, below 1, above 1): 171 triggers are 513 rules,
+    # one more than create_ruleset survives (it loops forever from 514 with the open rule)
+    cond = {"not": {"fact": "financials.dscr", "eq": 1}}
+    fits = {f"t{i}": cond for i in range(170)}
+    assert len(match(warnings_policy("durable_many", fits), {})) == 170
+    with pytest.raises(PolicyError, match="at most 512") as err:
+        ENGINE.prepare(warnings_policy("durable_too_many", {**fits, "t170": cond}))
+    assert err.value.problems[0].json_path == "$.triggers[170].when"
+
+
+def test_deeply_nested_conditions_compile_flat():
+    # 20 ranges in an all, inside any/not: nested $and/$or groups in one durable_rules
+    # pattern fail from about 14 on (error 113); the compiled patterns are flat.
+    ranges = [{"fact": f"swot.s{i}", "between": [2, 8]} for i in range(20)]
+    lp = warnings_policy("durable_deep", {
+        "deep": {"any": [{"all": ranges}, {"not": {"fact": "financials.dscr", "exists": True}}]},
+    })
+    inside = {"financials": {"dscr": 1}, "swot": {f"s{i}": 5 for i in range(20)}}
+    outside = {"financials": {"dscr": 1}, "swot": {f"s{i}": 5 for i in range(19)}}
+    assert match(lp, inside) == {"deep"}
+    assert match(lp, outside) == frozenset()
+    assert match(lp, {}) == {"deep"}
 
 
 def test_swot_has_no_rules_to_match():
@@ -245,3 +270,15 @@ def test_inline_classification_with_outputs_in_the_context():
            "risk": {"grade": "weak"}}
     assert match(lp, ctx) == {"premium", "weak"}
     assert match(lp, {"segment": "general", "swot": {"score": 69.9}}) == frozenset()
+
+
+def test_the_message_property_limit_is_checked_when_preparing():
+    def reading(n: int):
+        leaves = [{"fact": f"swot.s{i}", "gte": 5} for i in range(n)]
+        return warnings_policy(f"durable_wide_{n}", {"wide": {"all": leaves}})
+
+    widest = reading(durable_compile.MAX_FACTS)  # sid, id, t + 250 facts: 253 < 255
+    ctx = {"swot": {f"s{i}": 5 for i in range(durable_compile.MAX_FACTS)}}
+    assert match(widest, ctx) == {"wide"}
+    with pytest.raises(PolicyError, match="durable_rules messages hold at most 250"):
+        ENGINE.prepare(reading(durable_compile.MAX_FACTS + 1))
