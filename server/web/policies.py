@@ -57,8 +57,13 @@ def _timeline(versions: list[LoadedPolicy], today: dt.date) -> dict[str, Any]:
         start, end = x(p.effective_from), x(p.effective_to or high)
         bars.append({"y": row * 28 + 4, "x": start, "width": max(end - start, 3),
                      "label": v.version, "status": p.status, "open": p.effective_to is None})
+    years = [
+        {"x": x(dt.date(year, 1, 1)), "label": str(year)}
+        for year in range(low.year, high.year + 1)
+        if dt.date(year, 1, 1) >= low
+    ]
     return {"bars": bars, "today": x(today), "height": len(versions) * 28 + 22,
-            "width": TIMELINE_WIDTH, "low": low, "high": high}
+            "width": TIMELINE_WIDTH, "low": low, "high": high, "years": years}
 
 
 @bp.get("/policies")
