@@ -1,91 +1,96 @@
-"""Where a decision's time goes: µs per pipeline stage, for the engines' owners.
+"""Where a decision's time goes, by module: a guide for the engines' owners.
 
-  python -m bench.breakdown [compiled|durable] [--n 2000]
+  python -m bench.breakdown [compiled|durable|zen|raw|plain] [--n 3000] [--top 25]
 
-Times each stage of ``Decider.decide`` on its own, over the reference clients (one pass,
-after a warm-up pass), then the whole call with the facts validation and the final
-``Decision`` validation switched off in turn (by replacing the module attributes the
-pipeline calls, in this process only), which shows what the rest of the shared code costs.
-Stage names follow ``engine/evaluate.py``; if it is restructured, update the list here.
+1. CPU µs per decision, unprofiled (``time.process_time``: other processes on the shared
+   cores inflate wall time much more than CPU time);
+2. the same decisions under cProfile, own time (``tottime``) summed per module —
+   ``engine.swot_compiled``, ``pydantic``, ``jsonschema``, C calls such as
+   ``durable_rules_engine`` — as a share of the profiled total, and that share of the
+   unprofiled time. cProfile inflates code that makes many small Python calls more than
+   code that makes few, so the µs column is an estimate; the ranking is what matters.
+
+Grouping by module keeps this tool independent of how ``engine.evaluate`` is organised.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
+import cProfile
+import pstats
+import re
 import time
-import uuid
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections import Counter
+from pathlib import Path
 
 from bench import contenders
 
-
-def _per_call(fn: Callable[[Any], Any], items: Sequence[Any]) -> float:
-    for item in items[:200]:
-        fn(item)
-    t0 = time.perf_counter()
-    for item in items:
-        fn(item)
-    return (time.perf_counter() - t0) / len(items) * 1e6
+_REPO = str(contenders.REPO)
+_C_FUNCTION = re.compile(r"<built-in method ([\w.]+)>")  # builtins.isinstance, module.fn
+_C_METHOD = re.compile(r"<method '\w+' of '([\w.]+)' objects>")  # dict.get, Decimal.quantize
 
 
-def breakdown(engine: str, n: int) -> list[tuple[str, float]]:
-    import engine.evaluate as evaluate
-    from engine import context
-    from engine.facts import check_currency, check_requires, schema_errors
-    from engine.swot import score_swot
+def module_of(filename: str, funcname: str) -> str:
+    """A readable module name for a cProfile entry (file path or C-function description)."""
+    if filename == "~":  # a function or method written in C
+        m = _C_FUNCTION.search(funcname)
+        if m:
+            return f"C: {m.group(1).split('.')[0]}"
+        m = _C_METHOD.search(funcname)
+        return f"C: {m.group(1)} methods" if m else f"C: {funcname}"
+    path = Path(filename)
+    text = str(path)
+    if "site-packages" in path.parts:
+        i = path.parts.index("site-packages")
+        return path.parts[i + 1].removesuffix(".py")
+    if text.startswith(_REPO):
+        rel = path.relative_to(_REPO).with_suffix("")
+        return ".".join(rel.parts)
+    return f"stdlib: {path.stem}"
 
-    facts = contenders.inputs(engine, n)
-    decider = evaluate.Decider(contenders.load_registry(contenders.REFERENCE_POLICIES), engine)
-    as_of = contenders.AS_OF
-    rows = [("whole decide()", _per_call(lambda f: decider.decide(f, as_of=as_of), facts))]
-    rows.append(("  facts schema (jsonschema iter_errors)", _per_call(schema_errors, facts)))
-    rows.append(("  select versions (as-of date)",
-                 _per_call(lambda f: decider.select(as_of), facts)))
-    selected = decider.select(as_of)
-    loaded = [p.loaded for p in selected.values()]
-    rows.append(("  currency + requires", _per_call(
-        lambda f: (check_currency(f, loaded), check_requires(f, loaded)), facts)))
-    rows.append(("  context build", _per_call(context.build, facts)))
-    contexts = [context.build(f) for f in facts]
-    swot = selected["swot"].loaded.policy
-    rows.append(("  SWOT score (Decimal)", _per_call(lambda c: score_swot(swot, c), contexts)))
-    for kind in ("classification", "risk", "proposal", "early_warning"):
-        prepared = selected[kind].compiled
-        rows.append((f"  engine.match {kind}", _per_call(
-            lambda c, p=prepared: decider.engine.match(p, c), contexts)))
-    decision = decider.decide(facts[0], as_of=as_of)
-    payload = decision.model_dump()
-    rows.append(("  Decision.model_validate", _per_call(
-        lambda _: type(decision).model_validate(payload), facts)))
-    rows.append(("  uuid4 + now", _per_call(lambda _: (uuid.uuid4().hex, dt.datetime.now(dt.UTC)),
-                                          facts)))
-    rows.append(("  (not timed by the bench) model_dump json", _per_call(
-        lambda _: decision.model_dump(mode="json"), facts)))
 
-    real_schema, real_decision = evaluate.schema_errors, evaluate.Decision
-    try:
-        evaluate.schema_errors = lambda f: []  # type: ignore[assignment]
-        rows.append(("decide() without facts schema", _per_call(
-            lambda f: decider.decide(f, as_of=as_of), facts)))
-        evaluate.Decision = type(  # type: ignore[assignment,misc]
-            "NoValidation", (), {"model_validate": staticmethod(lambda d: d)})
-        rows.append(("decide() without schema and Decision validation", _per_call(
-            lambda f: decider.decide(f, as_of=as_of), facts)))
-    finally:
-        evaluate.schema_errors, evaluate.Decision = real_schema, real_decision
-    return rows
+def cpu_us_per_decision(engine: str, n: int) -> float:
+    clients = contenders.inputs(engine, n)
+    decide = contenders.make(engine)
+    for c in clients[:300]:
+        decide(c)
+    t0 = time.process_time()
+    for c in clients:
+        decide(c)
+    return (time.process_time() - t0) / n * 1e6
+
+
+def by_module(engine: str, n: int) -> Counter[str]:
+    clients = contenders.inputs(engine, n)
+    decide = contenders.make(engine)
+    for c in clients[:300]:
+        decide(c)
+    prof = cProfile.Profile()
+    prof.enable()
+    for c in clients:
+        decide(c)
+    prof.disable()
+    stats = pstats.Stats(prof)
+    shares: Counter[str] = Counter()
+    for (filename, _line, funcname), row in stats.stats.items():  # type: ignore[attr-defined]
+        shares[module_of(filename, funcname)] += row[2]  # tottime
+    return shares
 
 
 def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(prog="python -m bench.breakdown")
-    ap.add_argument("engine", nargs="?", default="compiled", choices=("compiled", "durable"))
-    ap.add_argument("--n", type=int, default=2000)
+    ap.add_argument("engine", nargs="?", default="compiled", choices=contenders.ENGINES)
+    ap.add_argument("--n", type=int, default=3000)
+    ap.add_argument("--top", type=int, default=25)
     a = ap.parse_args(argv)
-    print(f"{a.engine} engine, {a.n} reference clients, µs per call")
-    for name, us in breakdown(a.engine, a.n):
-        print(f"{name:52s} {us:8.1f}")
+    us = cpu_us_per_decision(a.engine, a.n)
+    shares = by_module(a.engine, a.n)
+    total = sum(shares.values())
+    print(f"{contenders.LABELS[a.engine]}: {us:.1f} CPU µs per decision (unprofiled, "
+          f"{a.n} reference clients); own time by module under cProfile:")
+    print(f"{'module':44s} {'share':>7s} {'≈ µs':>8s}")
+    for module, t in shares.most_common(a.top):
+        print(f"{module:44s} {t / total:7.1%} {us * t / total:8.1f}")
 
 
 if __name__ == "__main__":
