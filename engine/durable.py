@@ -33,6 +33,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -68,6 +69,18 @@ _REGISTRY: dict[str, DurableRuleset] = {}  # durable ruleset name -> registratio
 _REGISTRY_LOCK = threading.Lock()
 _ENGINE_LOCK = threading.Lock()  # every call into the C extension, one evaluation at a time
 _SIDS = itertools.count(1)  # next() on a count is atomic under the GIL: cheap unique sids
+
+
+def _after_fork_in_child() -> None:
+    # A child forked while another thread held a lock would wait on it forever. The rulesets
+    # (C memory) are inherited as they are and stay usable; sessions are never live at fork
+    # time in the forking thread, and another thread's live session is simply never seen.
+    global _REGISTRY_LOCK, _ENGINE_LOCK
+    _REGISTRY_LOCK = threading.Lock()
+    _ENGINE_LOCK = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _register(loaded: LoadedPolicy) -> DurableRuleset:
