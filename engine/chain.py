@@ -34,7 +34,9 @@ from typing import Any
 __all__ = [
     "GENESIS",
     "canonical",
+    "canonical_parts",
     "checkpoint_mac",
+    "join_parts",
     "load_or_create_key",
     "record_hash",
     "verify_mac",
@@ -72,50 +74,78 @@ def _es_number(x: float) -> str:
     return sign + (digits[0] + ("." + digits[1:] if k > 1 else "")) + exp
 
 
+# Floats in this range print the same in Python's repr and in ECMAScript (fixed notation,
+# shortest round-tripping digits), so only integral floats need changing there.
+_ES_FIXED_MIN, _ES_FIXED_MAX = 1e-4, 1e16
+
+
+def _number(value: float, raw: dict[str, str], token: str) -> Any:
+    """A float as the encoder should see it: int, itself, or a placeholder for ES text."""
+    if value.is_integer():
+        if abs(value) < 1e21:
+            return int(value)
+    elif _ES_FIXED_MIN <= abs(value) < _ES_FIXED_MAX:
+        return value  # the common case: no text work at all
+    if not math.isfinite(value):
+        raise ValueError(f"cannot canonicalise non-finite number {value!r}")
+    text = _es_number(value)
+    if text == repr(value):
+        return value
+    placeholder = f"{token}{len(raw)}"
+    raw[placeholder] = text
+    return placeholder
+
+
+def _prepare_dict(value: Mapping[str, Any], raw: dict[str, str], token: str) -> dict[str, Any]:
+    # Leaves are dispatched inline: a function call per leaf was most of the cost.
+    out = {}
+    for k, v in value.items():
+        if type(k) is not str and not isinstance(k, str):
+            raise TypeError(f"object keys must be strings, not {type(k).__name__}")
+        kind = type(v)
+        if kind is str or kind is int or kind is bool or v is None:
+            out[k] = v
+        elif kind is float:
+            out[k] = _number(v, raw, token)
+        elif kind is dict:
+            out[k] = _prepare_dict(v, raw, token)
+        else:
+            out[k] = _prepare(v, raw, token)
+    return out
+
+
 def _prepare(value: Any, raw: dict[str, str], token: str) -> Any:
     """Copy ``value`` with numbers in canonical form.
 
     Integral floats become ints. The few floats whose ES text differs from Python's repr
-    (|x| < 1e-4) become a unique placeholder string replaced after encoding, so the fast C
-    encoder still does the work.
+    (|x| < 1e-4, |x| >= 1e16) become a unique placeholder string replaced after encoding,
+    so the fast C encoder still does the work.
     """
     kind = type(value)  # exact-type dispatch first: this walk is the hot path of append
     if kind is str or kind is int or kind is bool or value is None:
         return value
+    if kind is float:
+        return _number(value, raw, token)
     if kind is dict:
-        for k in value:
-            if type(k) is not str:
-                raise TypeError(f"object keys must be strings, not {type(k).__name__}")
-        return {k: _prepare(v, raw, token) for k, v in value.items()}
+        return _prepare_dict(value, raw, token)
     if kind is list:
-        return [_prepare(v, raw, token) for v in value]
+        return [
+            v if (t := type(v)) is str or t is int or t is bool or v is None
+            else _prepare(v, raw, token)
+            for v in value
+        ]
     if isinstance(value, str | int):  # subclasses (bool is handled above)
         return value
     if isinstance(value, float):
-        if not math.isfinite(value):
-            raise ValueError(f"cannot canonicalise non-finite number {value!r}")
-        if value.is_integer() and abs(value) < 1e21:
-            return int(value)
-        text = _es_number(value)
-        if text == repr(value):
-            return value
-        placeholder = f"{token}{len(raw)}"
-        raw[placeholder] = text
-        return placeholder
+        return _number(float(value), raw, token)
     if isinstance(value, Mapping):
-        out = {}
-        for k, v in value.items():
-            if not isinstance(k, str):
-                raise TypeError(f"object keys must be strings, not {type(k).__name__}")
-            out[k] = _prepare(v, raw, token)
-        return out
+        return _prepare_dict(value, raw, token)
     if isinstance(value, list | tuple):
         return [_prepare(v, raw, token) for v in value]
     raise TypeError(f"cannot canonicalise {type(value).__name__}")
 
 
-def canonical(value: Any) -> bytes:
-    """The canonical UTF-8 JSON bytes of ``value`` (see the module docstring)."""
+def _encode(value: Any) -> str:
     raw: dict[str, str] = {}
     token = "\x00n" + secrets.token_hex(8) + ":"
     prepared = _prepare(value, raw, token)
@@ -125,7 +155,38 @@ def canonical(value: Any) -> bytes:
     for placeholder, number in raw.items():
         # json.dumps escapes the NUL of the placeholder; user strings cannot hold the token.
         text = text.replace(json.dumps(placeholder, ensure_ascii=False), number, 1)
-    return text.encode("utf-8")
+    return text
+
+
+def canonical(value: Any) -> bytes:
+    """The canonical UTF-8 JSON bytes of ``value`` (see the module docstring)."""
+    return _encode(value).encode("utf-8")
+
+
+def canonical_parts(value: Mapping[str, Any]) -> dict[str, str]:
+    """The canonical text of each member of an object, for ``join_parts``.
+
+    The decision log canonicalises a record's members before it takes the chain lock and
+    adds ``seq``/``prev_hash`` under it: ``join_parts({**canonical_parts(body), "seq":
+    "7"})`` is exactly ``canonical({**body, "seq": 7})`` as text.
+    """
+    parts = {}
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise TypeError(f"object keys must be strings, not {type(k).__name__}")
+        parts[k] = _encode(v)
+    return parts
+
+
+def join_parts(parts: Mapping[str, str]) -> str:
+    """The canonical text of an object from its members' canonical texts."""
+    return (
+        "{"
+        + ",".join(
+            json.dumps(k, ensure_ascii=False) + ":" + parts[k] for k in sorted(parts)
+        )
+        + "}"
+    )
 
 
 def record_hash(prev_hash: str, body: bytes) -> str:

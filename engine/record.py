@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from engine.chain import load_or_create_key
+from engine.chain import canonical_parts, load_or_create_key
 from engine.config import Settings
 from engine.mask import mask_entry
 from engine.record_store import (
@@ -119,7 +119,8 @@ def _jsonable(value: Any) -> Any:
 @dataclass
 class _Ticket:
     items: list[Pending]
-    done: bool = False
+    taken: bool = False  # a leader is writing it
+    done: bool = False  # committed and durable, or failed
     seqs: list[int] = field(default_factory=list)
     error: BaseException | None = None
 
@@ -180,8 +181,13 @@ class DecisionLog:
             "engine": entry.get("engine"),
             "masked": masked,
         }
+        try:
+            parts = canonical_parts(body)
+        except (TypeError, ValueError) as exc:  # before the batch: it must not fail others
+            raise ValueError(f"entry cannot be recorded: {exc}") from None
         return Pending(
             body=body,
+            parts=parts,
             decision_id=decision_id,
             client_id=client_id,
             decided_at=utc_text(decided),
@@ -202,24 +208,47 @@ class DecisionLog:
         with self._cv:
             self._pending.append(ticket)
             while not ticket.done:
-                if self._writing:
+                if self._writing or ticket.taken:
                     self._cv.wait()
                     continue
                 # Become the leader: write everything queued so far in one transaction.
                 self._writing = True
                 batch, self._pending = self._pending, []
+                for queued in batch:
+                    queued.taken = True
                 self._cv.release()
                 try:
-                    self._write(batch)
+                    self._lead(batch)
                 finally:
                     self._cv.acquire()
-                    self._writing = False
+                    for queued in batch:
+                        queued.done = True
                     self._cv.notify_all()
         if ticket.error is not None:
             raise ticket.error
         return ticket.seqs
 
+    def _lead(self, batch: list[_Ticket]) -> None:
+        """Commit ``batch``, let the next leader start its transaction, then make the
+        commit durable (``store.sync``): the next batch is written while this one's
+        disk flush runs, and nobody in ``batch`` is answered before that flush."""
+        try:
+            self._write(batch)
+        finally:
+            with self._cv:
+                self._writing = False
+                self._cv.notify_all()
+        committed = [t for t in batch if t.error is None]
+        if not committed:
+            return
+        try:
+            self.store.sync()
+        except BaseException as exc:  # committed but not known durable: not answered 200
+            for ticket in committed:
+                ticket.error = exc
+
     def _write(self, batch: list[_Ticket]) -> None:
+        """Insert and commit; sets each ticket's seqs or error."""
         try:
             try:
                 seqs = self.store.write_batch(
@@ -235,22 +264,24 @@ class DecisionLog:
             for ticket in batch:
                 ticket.seqs = seqs[pos : pos + len(ticket.items)]
                 pos += len(ticket.items)
-                ticket.done = True
         except BaseException as exc:
             for ticket in batch:
-                if not ticket.done:
-                    ticket.error, ticket.done = exc, True
+                if not ticket.seqs and ticket.error is None:
+                    ticket.error = exc
 
     def checkpoint(self) -> Checkpoint | None:
         """Sign the current head now (also done every N records and on close)."""
         if self._key is None:
             raise LogUnavailable("no audit key: set CRMC_AUDIT_KEY or create the key file")
-        return self.store.checkpoint(self._key)
+        checkpoint = self.store.checkpoint(self._key)
+        self.store.sync()
+        return checkpoint
 
     def close(self) -> None:
         try:
             if self._key is not None:
                 self.store.checkpoint(self._key)
+                self.store.sync()
         finally:
             self.store.close()
 

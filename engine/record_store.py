@@ -19,10 +19,10 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
-from engine.chain import GENESIS, canonical, checkpoint_mac, record_hash
+from engine.chain import GENESIS, canonical_parts, checkpoint_mac, join_parts, record_hash
 
 SCHEMA_VERSION = 1
 PAGE = 1000
@@ -65,6 +65,9 @@ class Pending:
     requester: str | None
     segment: str | None
     warning_codes: str  # ",code1,code2," so one LIKE finds a code
+    # Canonical text of each member of ``body``, computed before the chain lock is taken
+    # (``engine.chain.canonical_parts``); derived from ``body`` when not given.
+    parts: dict[str, str] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -80,12 +83,18 @@ def utc_text(moment: dt.datetime) -> str:
 
 
 def chain_rows(head_seq: int, head_hash: str, items: Sequence[Pending]) -> list[tuple]:
-    """Rows for ``items`` appended after the head, in order."""
+    """Rows for ``items`` appended after the head, in order.
+
+    Runs under the chain lock, so it only joins texts canonicalised beforehand: the record
+    is ``canonical({**body, "seq": seq, "prev_hash": prev})``.
+    """
     rows = []
     seq, prev = head_seq, head_hash
     for item in items:
         seq += 1
-        body = canonical({**item.body, "seq": seq, "prev_hash": prev}).decode("utf-8")
+        parts = item.parts if item.parts is not None else canonical_parts(item.body)
+        # seq is a positive int and prev_hash 64 hex digits: their canonical text is plain.
+        body = join_parts({**parts, "seq": str(seq), "prev_hash": f'"{prev}"'})
         digest = record_hash(prev, body.encode("utf-8"))
         rows.append((
             seq, item.decision_id, item.client_id, item.decided_at, item.requester,
@@ -110,6 +119,10 @@ class SqlStore:
 
     def close(self) -> None:
         raise NotImplementedError
+
+    def sync(self) -> None:
+        """Make every transaction committed so far durable. Called after ``write_batch``,
+        outside its lock, before anyone is answered; a no-op where COMMIT is durable."""
 
     # --- helpers ------------------------------------------------------------------------
     def sql(self, text: str) -> str:
