@@ -49,9 +49,12 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_gunicorn(var: Path, app: str | None, workers: int = 2) -> tuple[subprocess.Popen, int]:
+def start_gunicorn(
+    var: Path, app: str | None, workers: int = 2, extra_env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen, int]:
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("CRMC_")}
+    env.update(extra_env or {})
     env.update(
         PYTHONPATH=str(REPO), CRMC_VAR_DIR=str(var), CRMC_BIND=f"127.0.0.1:{port}",
         CRMC_WORKERS=str(workers), CRMC_POLICIES_DIR=str(REPO / "policies"),
@@ -147,11 +150,31 @@ def _pct(lat: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000 if ordered else 0.0
 
 
-def peak(req: bytes, port: int, seconds: float, conns: int) -> dict[str, float]:
+def server_cpu(master: int) -> float:
+    """CPU seconds (user + system) used so far by the master's worker processes."""
+    total = 0
+    try:
+        kids = Path(f"/proc/{master}/task/{master}/children").read_text().split()
+    except OSError:
+        return 0.0
+    for pid in kids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (after pid and comm)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def peak(req: bytes, port: int, seconds: float, conns: int, master: int = 0) -> dict[str, float]:
     _gather(_closed, [(req, port, 1.0)] * conns)  # warm-up
+    cpu0 = server_cpu(master) if master else 0.0
     lat, errors = _gather(_closed, [(req, port, seconds)] * conns)
+    cpu = server_cpu(master) - cpu0 if master else 0.0
+    # Server CPU per request: the figure least disturbed by other load on the machine.
     return {"rps": len(lat) / seconds, "p50_ms": _pct(lat, 0.5), "p99_ms": _pct(lat, 0.99),
-            "requests": len(lat), "errors": errors}
+            "requests": len(lat), "errors": errors,
+            "server_cpu_ms": 1000 * cpu / len(lat) if lat else 0.0}
 
 
 def paced(req: bytes, port: int, seconds: float, rate: float, conns: int) -> dict[str, float]:
@@ -165,17 +188,25 @@ def paced(req: bytes, port: int, seconds: float, rate: float, conns: int) -> dic
 # --- the run ----------------------------------------------------------------------------------
 
 
-def measure(name: str, req: bytes, port: int, seconds: float, conns: int) -> dict[str, Any]:
-    top = peak(req, port, seconds, conns)
+def measure(
+    name: str, req: bytes, port: int, seconds: float, conns: int, master: int = 0
+) -> dict[str, Any]:
+    top = peak(req, port, seconds, conns, master)
     at70 = paced(req, port, seconds, 0.7 * top["rps"], conns)
     print(f"  {name}: {top['rps']:.0f} req/s", file=sys.stderr, flush=True)
     return {"peak": top, "at_70pct": at70}
 
 
-def run(seconds: float = 10.0, conns: int = 4) -> dict[str, Any]:
+def run(
+    seconds: float = 10.0, conns: int = 4, db_sync: str = "full", threads: int | None = None
+) -> dict[str, Any]:
     facts = json.loads(SEED.read_text(encoding="utf-8"))
     body = json.dumps({"facts": facts}).encode()
-    results: dict[str, Any] = {"workers": 2, "connections": conns, "seconds": seconds}
+    env = {"CRMC_DB_SYNC": db_sync}
+    if threads is not None:
+        env["CRMC_THREADS"] = str(threads)
+    results: dict[str, Any] = {"workers": 2, "connections": conns, "seconds": seconds,
+                               "db_sync": db_sync, "threads": threads}
     with tempfile.TemporaryDirectory(prefix="crmc-http-bench-") as tmp:
         for name, app in (("echo", "bench.http_bench:echo_app"), ("decisions", None)):
             var = Path(tmp) / name
@@ -185,14 +216,14 @@ def run(seconds: float = 10.0, conns: int = 4) -> dict[str, Any]:
                 from engine.keys import KeyStore
 
                 key = KeyStore(var / "keys.json").add("decide", "bench")[0]
-            proc, port = start_gunicorn(var, app)
+            proc, port = start_gunicorn(var, app, extra_env=env)
             try:
                 path = "/echo" if app else "/v1/decisions"
                 req = _raw("POST", path, body, port, key)
                 status, reply = _one(req, port)
                 if status != 200:
                     raise RuntimeError(f"{name}: {status} {reply[-500:]!r}")
-                results[name] = measure(name, req, port, seconds, conns)
+                results[name] = measure(name, req, port, seconds, conns, proc.pid)
             finally:
                 proc.terminate()
                 proc.wait(timeout=30)
@@ -201,11 +232,12 @@ def run(seconds: float = 10.0, conns: int = 4) -> dict[str, Any]:
 
 
 def table(r: dict[str, Any]) -> str:
-    rows = [f"{'endpoint':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}"
+    rows = [f"{'endpoint':<22}{'req/s':>9}{'p50 ms':>9}{'p99 ms':>9}{'cpu ms':>8}"
             f"{'70% rate':>10}{'p50 ms':>9}{'p99 ms':>9}{'errors':>8}"]
     for name, label in (("echo", "Flask echo (ceiling)"), ("decisions", "POST /v1/decisions")):
         p, s = r[name]["peak"], r[name]["at_70pct"]
         rows.append(f"{label:<22}{p['rps']:>9.0f}{p['p50_ms']:>9.2f}{p['p99_ms']:>9.2f}"
+                    f"{p.get('server_cpu_ms', 0.0):>8.2f}"
                     f"{s['rate']:>10.0f}{s['p50_ms']:>9.2f}{s['p99_ms']:>9.2f}"
                     f"{p['errors'] + s['errors']:>8}")
     rows.append(f"decisions / echo throughput: {r['ratio']:.2f}x "
@@ -220,9 +252,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="3 s per phase")
     ap.add_argument("--seconds", type=float, default=None, help="seconds per phase (10)")
     ap.add_argument("--concurrency", type=int, default=4, help="client connections (4)")
+    ap.add_argument("--db-sync", default="full", choices=("full", "normal", "sqlite-full"),
+                    help="CRMC_DB_SYNC of the service (full)")
+    ap.add_argument("--threads", type=int, default=None,
+                    help="CRMC_THREADS per worker (gunicorn.conf.py's default)")
     a = ap.parse_args(argv)
     seconds = a.seconds or (3.0 if a.quick else 10.0)
-    results = run(seconds, a.concurrency)
+    results = run(seconds, a.concurrency, a.db_sync, a.threads)
     print(table(results))
     print(json.dumps(results))
     return 0
