@@ -136,15 +136,17 @@ def table(opts: Options, runs: dict[str, list], checks: dict[str, Any]) -> list[
 
 
 def ratios(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The targets, judged on wall-clock decisions/s; the CPU-time ratio is shown beside."""
-    dps = {r["engine"]: r["dps"] for r in rows}
-    cpu = {r["engine"]: r["dps_cpu"] for r in rows}
+    """The targets, judged on wall-clock decisions/s (as the issue asks). Shown beside: the
+    ratio of decisions per CPU-second and of median latencies, which other processes on the
+    shared cores distort less (a preempted call moves the mean, hardly the median)."""
+    by = {r["engine"]: r for r in rows}
     out = []
     for key, text, num, den, minimum in RATIO_TARGETS:
-        both = num in dps and den in dps
-        value = dps[num] / dps[den] if both else None
+        both = num in by and den in by
+        value = by[num]["dps"] / by[den]["dps"] if both else None
         out.append({"ratio": key, "target": text, "minimum": minimum, "value": value,
-                    "value_cpu": cpu[num] / cpu[den] if both else None,
+                    "value_cpu": by[num]["dps_cpu"] / by[den]["dps_cpu"] if both else None,
+                    "value_p50": by[den]["p50_us"] / by[num]["p50_us"] if both else None,
                     "met": None if value is None else value >= minimum})
     return out
 

@@ -43,12 +43,15 @@ def engines_markdown(results: dict[str, Any]) -> str:
         first = error.strip().splitlines()[-1] if error.strip() else "failed"
         lines.append(f"| {LABELS[engine]} | failed: {first} | | | | | | | | |")
 
-    lines += ["", "| target | ratio | measured (wall) | per CPU-s | |",
-              "|---|---|---:|---:|---|"]
+    lines += ["", "| target | ratio | decisions/s (judged) | per CPU-s | 1/p50 | |",
+              "|---|---|---:|---:|---:|---|"]
+
+    def x(v: float | None) -> str:
+        return "-" if v is None else f"{v:.2f}×"
+
     for t in results["ratios"]:
-        value = "-" if t["value"] is None else f"{t['value']:.2f}×"
-        cpu = "-" if t["value_cpu"] is None else f"{t['value_cpu']:.2f}×"
-        lines.append(f"| {t['target']} | {t['ratio']} | {value} | {cpu} | {_met(t['met'])} |")
+        lines.append(f"| {t['target']} | {t['ratio']} | {x(t['value'])} | "
+                     f"{x(t['value_cpu'])} | {x(t['value_p50'])} | {_met(t['met'])} |")
 
     rss = results["rss"]
     if rss:
