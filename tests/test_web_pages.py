@@ -87,6 +87,8 @@ def test_search_by_client_date_segment_and_warning(auditor):
     bad = client.get("/ui/decisions", query_string={"from": "yesterday"})
     assert "is not a date" in bad.get_data(as_text=True)
     assert "✓ Intact" in text(client.get("/ui/decisions"))
+    again = text(client.get("/ui/decisions", query_string={"verify": "1", "segment": "general"}))
+    assert "✓ Intact" in again and "verify=1" in again
 
 
 def test_decision_page_explains_the_seed_case(auditor):

@@ -92,7 +92,9 @@ def search() -> Any:
     status, checked = chain_status(log, fresh=request.args.get("verify") == "1")
     return render_template(
         "web/decisions.html", records=records[:PAGE], more=len(records) > PAGE,
-        errors=errors, args=request.args, segments=SEGMENTS, chain=status, checked=checked,
+        errors=errors, args=request.args, segments=SEGMENTS,
+        again={k: v for k, v in request.args.items() if k != "verify"},
+        chain=status, checked=checked,
         searched=any(request.args.get(k) for k in ("client_id", "from", "to", "segment",
                                                    "warning")),
     )
