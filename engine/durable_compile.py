@@ -50,6 +50,7 @@ MAX_FACTS = 250  # a message holds at most 255 properties (error 302): sid, id, 
 # From 514 rules (or internal $or branches) in one ruleset on, create_ruleset never returns
 # (measured: 513 take 15 ms, 514 loop forever): the open rule + 512 at most.
 MAX_BRANCHES = 512
+MAX_NESTED_GROUPS = 8  # per pattern; error 113 (expression limit) from about 14 on
 ABSENT = 0
 
 
@@ -246,9 +247,9 @@ def _count(node: Node) -> int:
 def _expand(node: Node) -> list[list[dict]]:
     """The node in disjunctive normal form: alternatives, each a flat list of tests.
 
-    durable_rules would expand nested ``$or`` itself (a rule fires once per satisfied
-    branch), but nested ``$and``/``$or`` groups cost slots in a fixed table of 32 per
-    pattern (error 113 from about 14 groups on): flat patterns have no such limit.
+    durable_rules expands nested ``$or`` itself (a rule fires once per satisfied branch),
+    but nested ``$and``/``$or`` groups cost slots in a fixed table of 32 per pattern
+    (error 113 from about 14 groups on): flat patterns have no such limit.
     """
     if node is True:
         return [[]]
@@ -261,6 +262,45 @@ def _expand(node: Node) -> list[list[dict]]:
     for alts in expanded:
         product = [left + right for left in product for right in alts]
     return product
+
+
+def _nested(node: Node) -> list[dict]:
+    """The node as tests to put in a pattern's ``$and``, keeping ``$or`` (nested) as is."""
+    if node is True:
+        return []
+    if node[0] == "leaf":
+        alternatives = _leaf_parts(node[1], node[2])
+    elif node[0] == "and":
+        return [test for kid in node[1] for test in _nested(kid)]
+    else:
+        alternatives = [_nested(kid) for kid in node[1]]
+    if len(alternatives) == 1:
+        return alternatives[0]
+    branches: list[dict] = []
+    for alt in alternatives:
+        if len(alt) == 1 and "$or" in alt[0]:
+            branches.extend(alt[0]["$or"])  # an $or in an $or: one level
+        else:
+            branches.append(alt[0] if len(alt) == 1 else {"$and": alt})
+    return [{"$or": branches}]
+
+
+def _groups(tests: list[dict]) -> int:
+    """Nested ``$and``/``$or`` groups in a pattern's tests (each takes slots in durable_rules)."""
+    return sum(
+        1 + _groups(test[op]) for test in tests for op in ("$and", "$or") if op in test
+    )
+
+
+def _exists_in_group(tests: list[dict], nested: bool = False) -> bool:
+    """Whether an ``$ex``/``$nex`` sits inside a group (limited to ~128 per ruleset: 107)."""
+    for test in tests:
+        for op in ("$and", "$or"):
+            if op in test and _exists_in_group(test[op], True):
+                return True
+        if nested and ("$ex" in test or "$nex" in test):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -307,7 +347,12 @@ def compile_policy(loaded: LoadedPolicy) -> Program:
                     f"expanded for durable_rules (at most {MAX_BRANCHES}); simplify it",
                 ))
                 continue
-            for tests in _expand(node):
+            nested = _nested(node)
+            # One rule with nested $or is cheaper in durable_rules (risk@1.0.0: 6.3 µs vs
+            # 8.3 µs flat) but fails from about 14 nested groups (error 113), and from about
+            # 128 $ex/$nex inside groups per ruleset (error 107): else flat alternatives.
+            flat = _groups(nested) > MAX_NESTED_GROUPS or _exists_in_group(nested)
+            for tests in _expand(node) if flat else [nested]:
                 name = f"r{len(rule_ids)}"  # short: the name comes back in every action
                 rule_ids[name] = rule.id
                 pattern = {"$and": [{TAG: 1}, *tests]} if tests else {TAG: 1}
