@@ -99,7 +99,10 @@ def test_auditor_journey(server, browser, shots):
     page.keyboard.press("Enter")
     expect(page.get_by_role("heading", name="Policies", level=1)).to_be_visible()
     expect(page.get_by_text("Signed in as")).to_contain_text("test-audit")
+    page.keyboard.press("Tab")  # the first stop is the skip link
+    expect(page.get_by_role("link", name="Skip to content")).to_be_focused()
     _snap(page, shots, "02-policies")
+    page.mouse.click(1, 1)  # leave the skip link
 
     # A policy version as rule tables.
     page.get_by_role("link", name="1.1.0", exact=True).first.click()
