@@ -277,10 +277,14 @@ def summary(rep: dict[str, Any]) -> list[str]:
         out.append(f"{title} changed: {block['changed']:,}")
         out += [f"  {name:<32}{n:>10,}" for name, n in block["fields"].items()]
     out.append("")
-    out.append("warnings added / removed:")
-    codes = sorted(set(rep["warnings"]["added"]) | set(rep["warnings"]["removed"]))
-    out += [f"  {c:<32}{rep['warnings']['added'].get(c, 0):>+10,}"
-            f"{-rep['warnings']['removed'].get(c, 0):>+10,}" for c in codes] or ["  none"]
+    out.append(f"{'warnings':<34}{'added':>10}{'removed':>10}")
+    added, removed = rep["warnings"]["added"], rep["warnings"]["removed"]
+    for code in sorted(set(added) | set(removed)):
+        plus, minus = added.get(code, 0), removed.get(code, 0)
+        out.append(f"  {code:<32}{f'+{plus:,}' if plus else '0':>10}"
+                   f"{f'-{minus:,}' if minus else '0':>10}")
+    if not added and not removed:
+        out.append("  none")
     refused = rep["refused"]
     if any(refused.values()):
         out.append(f"refused: {refused['both']:,} under both versions, {refused['old']:,} only "
