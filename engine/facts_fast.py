@@ -9,6 +9,14 @@ the slow way); being looser is a bug, which ``tests/test_decide_facts_fast.py`` 
 
 Supported keywords are those the facts schema uses; any other makes ``compile_schema``
 return None (then jsonschema checks every document).
+
+Schemas with a ``type`` of object, string, number, integer or boolean compile into one
+specialised closure each (the common case: one class test, then plain comparisons and a
+loop over an object's items with a dict lookup per key). The check also answers for
+``engine.facts``' finiteness rule: a number check refuses NaN and infinities, and any value
+in a position no ``type`` constrains is walked by ``_plain_json`` (finite numbers, strings,
+booleans, plain dicts and lists only), so a True means "no schema error *and* nothing
+non-finite".
 """
 
 from __future__ import annotations
@@ -109,6 +117,7 @@ def _keyword(key: str, value: Any, schema: Mapping[str, Any]) -> Check | None:
 
 
 def _compile(schema: Any) -> Check:
+    """Any schema, keyword by keyword (property names, and schemas without a type)."""
     if not isinstance(schema, Mapping):
         raise _Unsupported(repr(schema))
     checks = [c for key, val in schema.items() if (c := _keyword(key, val, schema)) is not None]
@@ -119,9 +128,108 @@ def _compile(schema: Any) -> Check:
     return lambda v: all(c(v) for c in checks)
 
 
+def _plain_json(v: Any) -> bool:
+    """Finite numbers, strings, booleans, and dicts and lists of them (``_all_finite``)."""
+    cls = v.__class__
+    if cls is float:
+        return v - v == 0.0  # False for NaN and the infinities
+    if cls is dict:
+        return all(_plain_json(x) for x in v.values())
+    if cls is list:
+        return all(_plain_json(x) for x in v)
+    return cls is int or cls is str or cls is bool
+
+
+_NUMBER_KEYS = frozenset({"type", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum"})
+_STRING_KEYS = frozenset({"type", "enum", "pattern", "format", "maxLength", "minLength"})
+_OBJECT_KEYS = frozenset(
+    {"type", "properties", "additionalProperties", "required", "propertyNames", "maxProperties"}
+)
+_INF = float("inf")
+
+
+def _number(schema: Mapping[str, Any], integer: bool) -> Check:
+    lo, hi = schema.get("minimum", -_INF), schema.get("maximum", _INF)
+    above, below = schema.get("exclusiveMinimum", -_INF), schema.get("exclusiveMaximum", _INF)
+    if integer:  # 5.0 is an integer to jsonschema: the slow path decides it
+        return lambda v: v.__class__ is int and lo <= v <= hi and above < v < below
+
+    def number(v: Any) -> bool:
+        cls = v.__class__
+        if cls is float:
+            if v - v != 0.0:  # NaN or infinite
+                return False
+        elif cls is not int:
+            return False
+        return lo <= v <= hi and above < v < below
+
+    return number
+
+
+def _string(schema: Mapping[str, Any]) -> Check:
+    checks = [c for key, val in schema.items()
+              if key != "type" and (c := _keyword(key, val, schema)) is not None]
+    if not checks:
+        return lambda v: v.__class__ is str
+    if len(checks) == 1:
+        (only,) = checks
+        return lambda v: v.__class__ is str and only(v)
+    return lambda v: v.__class__ is str and all(c(v) for c in checks)
+
+
+def _object(schema: Mapping[str, Any]) -> Check:
+    props = {name: _value(sub) for name, sub in schema.get("properties", {}).items()}
+    extra_schema = schema.get("additionalProperties", True)
+    # no additionalProperties: anything goes there, but it must still be plain and finite
+    extra: Check | None = (
+        None if extra_schema is False
+        else _plain_json if extra_schema is True
+        else _value(extra_schema)
+    )
+    required = tuple(schema.get("required", ()))
+    names = _compile(schema["propertyNames"]) if "propertyNames" in schema else None
+    most = schema.get("maxProperties")
+
+    def obj(v: Any) -> bool:
+        if v.__class__ is not dict:
+            return False
+        if most is not None and len(v) > most:
+            return False
+        for name in required:
+            if name not in v:
+                return False
+        for key, x in v.items():
+            check = props.get(key, extra)
+            if check is None or not check(x):
+                return False
+            if names is not None and not names(key):
+                return False
+        return True
+
+    return obj
+
+
+def _value(schema: Any) -> Check:
+    """A check for a value position: specialised by type; finite and plain either way."""
+    if not isinstance(schema, Mapping):
+        raise _Unsupported(repr(schema))
+    keys = set(schema) - _ANNOTATIONS
+    kind = schema.get("type")
+    if kind in ("number", "integer") and keys <= _NUMBER_KEYS:
+        return _number(schema, kind == "integer")
+    if kind == "string" and keys <= _STRING_KEYS:
+        return _string(schema)
+    if kind == "boolean" and keys == {"type"}:
+        return lambda v: v.__class__ is bool
+    if kind == "object" and keys <= _OBJECT_KEYS:
+        return _object(schema)
+    generic = _compile(schema)
+    return lambda v: generic(v) and _plain_json(v)
+
+
 def compile_schema(schema: Mapping[str, Any]) -> Check | None:
     """A "certainly valid" check for ``schema``, or None if it uses unsupported keywords."""
     try:
-        return _compile(schema)
+        return _value(schema)
     except _Unsupported:
         return None

@@ -62,8 +62,8 @@ def test_unsupported_keywords_disable_the_fast_path() -> None:
 def test_fast_valid_implies_schema_valid(facts: Any) -> None:
     assert FAST is not None
     slow_valid = not list(SLOW.iter_errors(facts))
-    if FAST(facts) and _all_finite(facts):
-        assert slow_valid, facts
+    if FAST(facts):  # the fast check includes finiteness
+        assert slow_valid and _all_finite(facts), facts
     # whatever the path, the answer is jsonschema's
     assert (schema_errors(facts) == []) == (slow_valid and _all_finite(facts))
 
@@ -71,3 +71,21 @@ def test_fast_valid_implies_schema_valid(facts: Any) -> None:
 def test_every_example_takes_the_fast_path() -> None:
     assert FAST is not None
     assert all(FAST(example(name)) for name in EXAMPLE_NAMES)
+
+
+def test_the_fast_check_refuses_what_is_not_finite_or_plain_json() -> None:
+    nan, inf = float("nan"), float("inf")
+    free = compile_schema({"type": "object"})  # no type below: values walked as JSON
+    assert free is not None
+    assert free({"a": [1, "x", {"b": 2.5, "c": True}]})
+    assert not free({"a": [1, {"b": inf}]})
+    assert not free({"a": nan})
+    assert not free({"a": None})
+    assert not free({"a": (1, 2)})
+    number = compile_schema({"type": "number"})
+    assert number is not None
+    assert number(1e308) and number(10**30)
+    assert not number(nan) and not number(-inf) and not number(True)
+    assert FAST is not None
+    assert not FAST({"client_id": "A", "swot": {"x": nan}})
+    assert not FAST({"client_id": "A", "financials": {"dscr": inf}})
