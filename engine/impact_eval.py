@@ -78,6 +78,7 @@ class PairEvaluator:
         self.old, self.new = old, new
         self.changed = {k for k in PIPELINE if old[k].loaded.key != new[k].loaded.key}
         self.reads = {k: _reads(old[k]) | _reads(new[k]) for k in PIPELINE}
+        self.needed = {k for k in PIPELINE if self._needed(k)}
         self.validator = _fast_validator()
         self.old_loaded = [p.loaded for p in old.values()]
         self.new_loaded = [p.loaded for p in new.values()]
@@ -118,7 +119,7 @@ class PairEvaluator:
         diverged: set[str] = set()
         for kind in PIPELINE:
             twice = kind in self.changed or bool(self.reads[kind] & diverged)
-            if not twice and not self._needed(kind, diverged):
+            if not twice and kind not in self.needed:
                 continue
             if twice and ctx_b is ctx_a:
                 ctx_b = _fork(ctx_a)
@@ -133,7 +134,7 @@ class PairEvaluator:
                     _apply(kind, a, ctx_b)
         return a, b
 
-    def _needed(self, kind: str, diverged: set[str]) -> bool:
+    def _needed(self, kind: str) -> bool:
         if kind in ("classification", "risk"):
             return True  # the migration matrices need them for every client
         # Conservative: a step is needed when any later step reads what it produces.
