@@ -21,6 +21,8 @@ of the head with HMAC-SHA256.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
+import functools
 import hashlib
 import hmac
 import json
@@ -142,25 +144,37 @@ def _prepare(value: Any, raw: dict[str, str], token: str) -> Any:
         return _prepare_dict(value, raw, token)
     if isinstance(value, list | tuple):
         return [_prepare(v, raw, token) for v in value]
+    if isinstance(value, dt.date):  # a datetime too: ISO 8601 text, as a log entry has it
+        return value.isoformat()
+    if hasattr(value, "model_dump"):  # a pydantic model: its JSON form
+        return _prepare(value.model_dump(mode="json"), raw, token)
     raise TypeError(f"cannot canonicalise {type(value).__name__}")
 
 
-def _encode(value: Any) -> str:
-    raw: dict[str, str] = {}
-    token = "\x00n" + secrets.token_hex(8) + ":"
-    prepared = _prepare(value, raw, token)
-    text = json.dumps(
-        prepared, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-    )
+# One encoder for every call (``json.dumps`` with options builds a new one each time).
+# No circularity check: ``_prepare`` has already walked (and copied) the whole value.
+_ENCODER = json.JSONEncoder(
+    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False,
+    check_circular=False,
+)
+
+
+def _token() -> str:
+    return "\x00n" + secrets.token_hex(8) + ":"
+
+
+def _finish(text: str, raw: dict[str, str]) -> str:
     for placeholder, number in raw.items():
-        # json.dumps escapes the NUL of the placeholder; user strings cannot hold the token.
-        text = text.replace(json.dumps(placeholder, ensure_ascii=False), number, 1)
+        # The encoder escapes the NUL of the placeholder; user strings cannot hold the token.
+        text = text.replace(_ENCODER.encode(placeholder), number, 1)
     return text
 
 
 def canonical(value: Any) -> bytes:
     """The canonical UTF-8 JSON bytes of ``value`` (see the module docstring)."""
-    return _encode(value).encode("utf-8")
+    raw: dict[str, str] = {}
+    text = _ENCODER.encode(_prepare(value, raw, _token()))
+    return (_finish(text, raw) if raw else text).encode("utf-8")
 
 
 def canonical_parts(value: Mapping[str, Any]) -> dict[str, str]:
@@ -170,23 +184,23 @@ def canonical_parts(value: Mapping[str, Any]) -> dict[str, str]:
     adds ``seq``/``prev_hash`` under it: ``join_parts({**canonical_parts(body), "seq":
     "7"})`` is exactly ``canonical({**body, "seq": 7})`` as text.
     """
-    parts = {}
-    for k, v in value.items():
-        if not isinstance(k, str):
-            raise TypeError(f"object keys must be strings, not {type(k).__name__}")
-        parts[k] = _encode(v)
+    raw: dict[str, str] = {}
+    prepared = _prepare_dict(value, raw, _token())
+    parts = {k: _ENCODER.encode(v) for k, v in prepared.items()}
+    if raw:  # each placeholder is in exactly one member
+        parts = {k: _finish(text, raw) if "\\u0000n" in text else text
+                 for k, text in parts.items()}
     return parts
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_text(key: str) -> str:
+    return _ENCODER.encode(key)
 
 
 def join_parts(parts: Mapping[str, str]) -> str:
     """The canonical text of an object from its members' canonical texts."""
-    return (
-        "{"
-        + ",".join(
-            json.dumps(k, ensure_ascii=False) + ":" + parts[k] for k in sorted(parts)
-        )
-        + "}"
-    )
+    return "{" + ",".join(_key_text(k) + ":" + parts[k] for k in sorted(parts)) + "}"
 
 
 def record_hash(prev_hash: str, body: bytes) -> str:

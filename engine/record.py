@@ -142,19 +142,38 @@ class DecisionLog:
 
     # --- writing ------------------------------------------------------------------------
     def prepare(self, entry: Mapping[str, Any]) -> Pending:
-        """Validate and mask an entry; raises ValueError before anything is written."""
-        decision = _jsonable(entry.get("decision"))
+        """Validate, mask and canonicalise an entry; raises ValueError before anything is
+        written (so one bad entry can never fail a batch it would have joined)."""
+        decision, request = entry.get("decision"), entry.get("request") or {}
+        if self._mask or type(decision) is not dict or type(request) is not dict:
+            return self._prepare(entry, _jsonable(decision), _jsonable(request))
+        try:
+            # Plain dicts (the service's case): canonicalised as they are, without first
+            # copying them into plain JSON values; dates inside become ISO text either way.
+            return self._prepare(entry, decision, request)
+        except ValueError as exc:
+            if not isinstance(exc.__cause__, TypeError):
+                raise
+            # e.g. non-string keys, which the plain-JSON copy turns into strings
+            return self._prepare(entry, _jsonable(decision), _jsonable(request))
+
+    def _prepare(
+        self, entry: Mapping[str, Any], decision: Any, request: Any
+    ) -> Pending:
         if not isinstance(decision, dict):
             raise ValueError("entry.decision must be a decision object")
-        request = _jsonable(entry.get("request") or {})
         decision_id = decision.get("decision_id")
         if not isinstance(decision_id, str) or not decision_id:
             raise ValueError("entry.decision.decision_id must be a non-empty string")
+        decided_at = decision.get("decided_at")
         try:
-            decided = dt.datetime.fromisoformat(str(decision.get("decided_at")))
+            decided = (
+                decided_at if isinstance(decided_at, dt.datetime)
+                else dt.datetime.fromisoformat(str(decided_at))
+            )
         except ValueError:
             raise ValueError(
-                f"entry.decision.decided_at is not an RFC 3339 time: {decision.get('decided_at')!r}"
+                f"entry.decision.decided_at is not an RFC 3339 time: {decided_at!r}"
             ) from None
         if decided.tzinfo is None:
             raise ValueError("entry.decision.decided_at must carry a time zone")
@@ -172,7 +191,7 @@ class DecisionLog:
             "format": RECORD_FORMAT,
             "decision_id": decision_id,
             "client_id": client_id,
-            "decided_at": decision["decided_at"],
+            "decided_at": decided_at,
             "as_of": dec.get("as_of"),
             "requester": requester,
             "request": req,
@@ -183,8 +202,8 @@ class DecisionLog:
         }
         try:
             parts = canonical_parts(body)
-        except (TypeError, ValueError) as exc:  # before the batch: it must not fail others
-            raise ValueError(f"entry cannot be recorded: {exc}") from None
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"entry cannot be recorded: {exc}") from exc
         return Pending(
             body=body,
             parts=parts,

@@ -21,6 +21,7 @@ from flask import Flask, current_app
 from engine.config import Settings
 from engine.keys import KeyStore
 from engine.seam import Engine, LoadedPolicy
+from server.body import JsonProvider
 from server.errors import ApiProblem, register_error_handlers
 from server.metrics import Metrics
 from server.runtime import PolicyRuntime
@@ -132,7 +133,7 @@ def create_app(
 
     app = Flask("server")
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
-    app.json.sort_keys = False  # keep the decision's field order (contract §2)
+    app.json = JsonProvider(app)  # keeps the decision's field order (contract §2)
     register_error_handlers(app)
 
     from engine.evaluate import Decider

@@ -34,6 +34,13 @@ def multiprocess_dir() -> str | None:
     return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
 
 
+def _child(cache: dict[str, Any], metric: Any, label: str) -> Any:
+    child = cache.get(label)
+    if child is None:
+        child = cache[label] = metric.labels(label)
+    return child
+
+
 class Metrics:
     def __init__(self) -> None:
         self.multiprocess = multiprocess_dir() is not None
@@ -73,6 +80,11 @@ class Metrics:
             registry=reg, multiprocess_mode="liveall",
         )
         self._loaded_labels: set[tuple[str, str, str]] = set()
+        # Labelled children looked up once: ``labels()`` validates and locks on every call.
+        self._http: dict[tuple[str, str, str], tuple[Any, Any]] = {}
+        self._by_segment: dict[str, Any] = {}
+        self._by_code: dict[str, Any] = {}
+        self._by_engine: dict[str, Any] = {}
 
     # --- recording ------------------------------------------------------------------------
 
@@ -90,16 +102,20 @@ class Metrics:
             # The route template, not the path: ids must not become label values.
             endpoint = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
             labels = (request.method, endpoint, str(response.status_code))
-            self.requests.labels(*labels).inc()
-            self.latency.labels(*labels).observe(time.perf_counter() - started)
+            children = self._http.get(labels)
+            if children is None:
+                children = (self.requests.labels(*labels), self.latency.labels(*labels))
+                self._http[labels] = children
+            children[0].inc()
+            children[1].observe(time.perf_counter() - started)
             self.served.inc()
         return response
 
     def decision(self, doc: Mapping[str, Any], engine: str, seconds: float) -> None:
-        self.engine_time.labels(engine).observe(seconds)
-        self.decisions.labels(doc["segment"]["value"]).inc()
+        _child(self._by_engine, self.engine_time, engine).observe(seconds)
+        _child(self._by_segment, self.decisions, doc["segment"]["value"]).inc()
         for warning in doc.get("warnings", ()):
-            self.warnings.labels(warning["code"]).inc()
+            _child(self._by_code, self.warnings, warning["code"]).inc()
 
     def policies_loaded(self, loaded: Any) -> None:
         """Called on every swap of the worker's policy set."""

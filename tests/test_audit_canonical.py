@@ -8,14 +8,17 @@ docstring, so a shortcut can never change a stored hash.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import math
 
 import pytest
+from audit_support import make_entry
 from hypothesis import given
 from hypothesis import strategies as st
 
 from engine.chain import _es_number, canonical, canonical_parts, join_parts
+from engine.record import DecisionLog
 
 # (value, ECMAScript Number::toString) — the cases where it differs from repr, and some
 # where it does not.
@@ -94,3 +97,36 @@ def test_joined_parts_equal_the_whole(body: dict, seq: int) -> None:
     whole = canonical({**body, "seq": seq, "prev_hash": prev}).decode()
     joined = join_parts({**canonical_parts(body), "seq": str(seq), "prev_hash": f'"{prev}"'})
     assert joined == whole
+
+
+def _slow_parts(entry: dict) -> dict[str, str]:
+    """The record members as the log first made them: a plain-JSON copy, then canonical."""
+    from engine.record import _jsonable
+
+    plain = {**entry, "decision": _jsonable(entry["decision"]),
+             "request": _jsonable(entry["request"])}
+    return DecisionLog(None, None, checkpoint_every=0).prepare(plain).parts  # type: ignore[arg-type]
+
+
+def test_log_entries_with_dates_are_recorded_as_their_plain_json_copy() -> None:
+    entry = make_entry(3)
+    entry["decision"]["decided_at"] = dt.datetime(2026, 12, 4, 9, 30, tzinfo=dt.UTC)
+    entry["request"]["as_of"] = dt.date(2026, 11, 30)
+    entry["request"]["pins"] = {"risk": "1.0.0"}
+    fast = DecisionLog(None, None, checkpoint_every=0).prepare(entry)  # type: ignore[arg-type]
+    assert fast.parts == _slow_parts(entry)
+    assert json.loads(fast.parts["request"])["as_of"] == "2026-11-30"
+    assert json.loads(fast.parts["decided_at"]) == "2026-12-04T09:30:00+00:00"
+
+
+def test_non_string_keys_in_a_log_entry_are_made_strings_as_before() -> None:
+    entry = make_entry(4)
+    entry["request"]["facts"]["swot"] = {1: 5.0}
+    parts = DecisionLog(None, None, checkpoint_every=0).prepare(entry).parts  # type: ignore[arg-type]
+    assert json.loads(parts["request"])["facts"]["swot"] == {"1": 5}
+
+
+def test_a_non_finite_number_fails_the_entry_before_anything_is_written() -> None:
+    entry = make_entry(5, risk={"grade": "good", "expected_loss_rate": math.nan})
+    with pytest.raises(ValueError, match="cannot be recorded"):
+        DecisionLog(None, None, checkpoint_every=0).prepare(entry)  # type: ignore[arg-type]
