@@ -1,9 +1,10 @@
 """``crmc serve-prod``: what ``make serve`` runs — gunicorn with ``gunicorn.conf.py``.
 
-On first start it creates ``var/``, an admin key and a decide key (``var/admin.key``,
-``var/decide.key``, mode 0600; only their hashes go into the keys file) and says where to
-find them; then it replaces itself with gunicorn on 127.0.0.1:8080, with the embedded
-defaults (SQLite in var/, the repository's policies/).
+On first start it creates ``var/`` and one API key per role: ``var/admin.key``,
+``var/decide.key`` and ``var/auditor.key`` (``var/audit.key`` is the decision log's HMAC
+key), mode 0600, only their hashes in the keys file; it says where to find them. Then it
+replaces itself with gunicorn on 127.0.0.1:8080, with the embedded defaults (SQLite in
+var/, the repository's policies/).
 """
 
 from __future__ import annotations
@@ -24,14 +25,15 @@ def _write_secret(path: Path, text: str) -> None:
 
 
 def first_start_keys(keys_file: Path, var: Path) -> list[tuple[str, Path]]:
-    """Create an admin and a decide key when the keys file has no key of that role."""
+    """Create a key per role (admin, decide, audit) when the keys file has none of that role."""
     from engine.keys import KeyStore
 
     store = KeyStore(keys_file)
     have = {k.role for k in store.entries()}
     created = []
-    for role in ("admin", "decide"):
-        target = var / f"{role}.key"
+    # var/audit.key is taken by the decision log's HMAC key, hence "auditor".
+    for role, name in (("admin", "admin"), ("decide", "decide"), ("audit", "auditor")):
+        target = var / f"{name}.key"
         if role in have or target.exists():
             continue
         key, _ = store.add(role, f"{role}-initial")
