@@ -207,6 +207,8 @@ class Decision(_Out):
 
 
 _set = object.__setattr__
+_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
+_EXTRA_ALLOWED = ("allow",)
 
 
 def construct(
@@ -223,11 +225,17 @@ def construct(
     ``tests/test_decide_fastpath.py`` checks that validating the same data gives equal
     models with the same types.
     """
+    if fields_set is None:
+        # One set per class serves every model with all fields set: pydantic only ever
+        # copies it (model_copy), and the models are frozen.
+        fields_set = _ALL_FIELDS.get(cls)
+        if fields_set is None:
+            fields_set = _ALL_FIELDS[cls] = set(cls.model_fields)
     m = cls.__new__(cls)
     _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", set(values) if fields_set is None else fields_set)
+    _set(m, "__pydantic_fields_set__", fields_set)
     # validation leaves {} for extra="allow" models (ServicePlan), None otherwise
-    _set(m, "__pydantic_extra__", {} if cls.model_config.get("extra") == "allow" else None)
+    _set(m, "__pydantic_extra__", {} if cls.model_config.get("extra") in _EXTRA_ALLOWED else None)
     _set(m, "__pydantic_private__", None)
     return m
 

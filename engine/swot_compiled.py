@@ -11,7 +11,8 @@ computes the very same figures with the per-decision work cut to what depends on
   same order, at the same 40-digit precision as ``score_swot`` (explicit context methods
   instead of a ``localcontext`` per call), so every figure is the same Decimal value;
 - a decision's whole SWOT outcome depends only on the tuple of raw indicator scores, so it
-  is memoised by that tuple (bounded; band and map indicators take a few values each).
+  is memoised by that tuple (bounded; band and map indicators take a few values each),
+  and so are the parts of outcomes that depend on fewer scores (a quadrant, an indicator).
 
 ``tests/test_decide_swot_compiled.py`` checks it against ``score_swot`` with hypothesis.
 """
@@ -43,7 +44,8 @@ _ZERO, _TEN, _HUNDRED = Decimal(0), Decimal(10), Decimal(100)
 _ONE, _MINUS_ONE = Decimal(1), Decimal(-1)
 _TENTH, _CENT, _BASIS = Decimal("0.1"), Decimal("0.01"), Decimal("0.0001")
 _POSITIVE = frozenset(("strengths", "opportunities"))
-_MEMO_LIMIT = 8192  # outcomes kept per policy version (each a few hundred bytes)
+_MEMO_LIMIT = 4096  # outcomes kept per policy version (at most ~10 MB with unique scores)
+_PART_LIMIT = 1024  # quadrant parts / contributions kept per pattern, quadrant or indicator
 
 Raw = float | int | None
 # (score, grade, quadrants model, contribution models) of one tuple of raw scores
@@ -104,7 +106,9 @@ class _Pattern:
 
     def __init__(self, policy: SwotPolicy, present: tuple[int, ...]):
         inds = policy.indicators
-        self.quadrants: list[tuple[str, tuple[tuple[int, Decimal], ...], Decimal]] = []
+        # per quadrant present: its (indicator, weight) items, and a cache of its part of
+        # the outcome by the items' raw scores (see quadrant_part)
+        self.quadrants: list[tuple[str, tuple[tuple[int, Decimal], ...], dict[Any, Any]]] = []
         wsums: dict[str, Decimal] = {}
         for quadrant in QUADRANTS:
             items = tuple((i, D(inds[i].weight)) for i in present if inds[i].quadrant == quadrant)
@@ -113,7 +117,8 @@ class _Pattern:
                 for _, w in items:
                     wsum = _C.add(wsum, w)
                 wsums[quadrant] = wsum
-                self.quadrants.append((quadrant, items, wsum))
+                self.quadrants.append((quadrant, items, {}))
+        self.wsums = wsums
         self.empty = not self.quadrants
         wq = {q: D(policy.quadrant_weights.get(q, 0)) for q in wsums}
         positive = negative = _ZERO
@@ -129,14 +134,25 @@ class _Pattern:
         self.flat = hi == self.lo  # only quadrants weighted 0: no score
         self.span = _C.subtract(hi, self.lo)
         total = _C.add(positive, negative)
-        # per present indicator: (index, 10·e, sign, e shown to 4 places)
-        self.effective: list[tuple[int, Decimal, Decimal, float]] = []
+        # per present indicator: (index, 10·e, sign, e shown to 4 places, contribution
+        # models by raw score)
+        self.effective: list[tuple[int, Decimal, Decimal, float, dict[Any, Any]]] = []
         if not self.empty and not self.flat:
             for i in present:
                 q = inds[i].quadrant
                 e = _C.divide(_C.multiply(wq[q], D(inds[i].weight)), _C.multiply(wsums[q], total))
                 sign = _ONE if q in _POSITIVE else _MINUS_ONE
-                self.effective.append((i, _C.multiply(_TEN, e), sign, _shown(e, _BASIS)))
+                self.effective.append((i, _C.multiply(_TEN, e), sign, _shown(e, _BASIS), {}))
+
+    def quadrant_part(
+        self, quadrant: str, items: tuple[tuple[int, Decimal], ...], raws: tuple[Raw, ...]
+    ) -> tuple[float, Decimal]:
+        """The quadrant's score shown to 2 places, and its signed term of ``raw``."""
+        weighted = _ZERO
+        for i, w in items:
+            weighted = _C.add(weighted, _C.multiply(w, D(raws[i])))  # type: ignore[arg-type]
+        q = _C.divide(weighted, self.wsums[quadrant])
+        return _shown(q, _CENT), _C.multiply(self.signed[quadrant], q)
 
 
 class SwotScorer:
@@ -165,9 +181,10 @@ class SwotScorer:
         outcome = self._memo.get(key)
         if outcome is None:
             outcome = self._outcome(key)
-            if len(self._memo) >= _MEMO_LIMIT:
-                self._memo.clear()  # bounded memory; refills with the recurring tuples
-            self._memo[key] = outcome
+            # Bounded: once full it keeps what it has (no churn; a workload's recurring
+            # tuples come early). The cost of a miss is a few µs, see _outcome.
+            if len(self._memo) < _MEMO_LIMIT:
+                self._memo[key] = outcome
         return outcome
 
     def _outcome(self, raws: tuple[Raw, ...]) -> SwotOutcome:
@@ -175,16 +192,15 @@ class SwotScorer:
         pattern = self._patterns.get(present)
         if pattern is None:
             pattern = self._patterns[present] = _Pattern(self.policy, present)
-        scores = {i: D(raws[i]) for i in present}
         shown: dict[str, float | None] = dict.fromkeys(QUADRANTS)
         raw_sum = _ZERO
-        for quadrant, items, wsum in pattern.quadrants:
-            weighted = _ZERO
-            for i, w in items:
-                weighted = _C.add(weighted, _C.multiply(w, scores[i]))
-            q = _C.divide(weighted, wsum)
-            shown[quadrant] = _shown(q, _CENT)
-            raw_sum = _C.add(raw_sum, _C.multiply(pattern.signed[quadrant], q))
+        for quadrant, items, cache in pattern.quadrants:
+            key = raws[items[0][0]] if len(items) == 1 else tuple(raws[i] for i, _ in items)
+            part = cache.get(key)
+            if part is None:
+                part = _bounded(cache, key, pattern.quadrant_part(quadrant, items, raws))
+            shown[quadrant], term = part
+            raw_sum = _C.add(raw_sum, term)
         quadrants = construct(Quadrants, shown)
         if pattern.empty or pattern.flat:
             return None, None, quadrants, ()
@@ -193,19 +209,27 @@ class SwotScorer:
         )
         score = exact.quantize(_TENTH, rounding=ROUND_HALF_UP, context=_C)
         grade = next((g for low, g in self.grades if score >= low), None)
-        inds = self.policy.indicators
-        contributions = tuple(
-            construct(
-                Contribution,
-                {
-                    "indicator": inds[i].id,
-                    "quadrant": inds[i].quadrant,
-                    "fact": inds[i].fact,
-                    "score": float(scores[i]),
+        contributions = []
+        for i, ten_e, sign, weight, cache in pattern.effective:
+            raw = raws[i]
+            contribution = cache.get(raw)
+            if contribution is None:
+                ind = self.policy.indicators[i]
+                s = D(raw)  # type: ignore[arg-type]
+                contribution = _bounded(cache, raw, construct(Contribution, {
+                    "indicator": ind.id,
+                    "quadrant": ind.quadrant,
+                    "fact": ind.fact,
+                    "score": float(s),
                     "weight": weight,
-                    "points": _shown(_C.multiply(_C.multiply(ten_e, scores[i]), sign), _CENT),
-                },
-            )
-            for i, ten_e, sign, weight in pattern.effective
-        )
-        return float(score), grade, quadrants, contributions
+                    "points": _shown(_C.multiply(_C.multiply(ten_e, s), sign), _CENT),
+                }))
+            contributions.append(contribution)
+        return float(score), grade, quadrants, tuple(contributions)
+
+
+def _bounded(cache: dict[Any, Any], key: Any, value: Any) -> Any:
+    """Keep ``value`` under ``key`` unless the cache is full (as the memo); return it."""
+    if len(cache) < _PART_LIMIT:
+        cache[key] = value
+    return value

@@ -119,7 +119,7 @@ def test_compiled_scorer_gives_what_score_swot_gives(
         assert sorted(missing) == want.missing
 
 
-def test_a_full_memo_starts_again(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_full_memo_stops_growing_and_still_scores(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(swot_compiled, "_MEMO_LIMIT", 16)
     policy = TypeAdapter(PolicyDocument).validate_python({
         "kind": "swot", "id": "swot", "version": "9.0.0", "effective_from": "2025-01-01",
