@@ -17,6 +17,7 @@ is kept between calls, so one prepared policy serves any number of threads.
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -85,39 +86,73 @@ class _Values:
         return False
 
 
-def _leaf(leaf: Leaf) -> Predicate:
-    get = _getter(leaf.fact)
-    op, x = leaf.op, leaf.value
+def _test(op: str, x: Any) -> Callable[[Any], bool]:
+    """The leaf's test of a value read from the context (``MISSING`` when absent)."""
     if op == "exists":
         if x:
-            return lambda ctx: get(ctx) is not MISSING
-        return lambda ctx: get(ctx) is MISSING
+            return lambda v: v is not MISSING
+        return lambda v: v is MISSING
     if op in ("eq", "ne", "in", "not_in"):
         values = _Values(list(x) if op in ("in", "not_in") else [x])
+        strings, numbers, bools = values.strings, values.numbers, values.bools
+
+        def member(v: Any) -> bool:  # _Values.__contains__, inlined
+            cls = v.__class__
+            if cls is str:
+                return v in strings
+            if cls is int or cls is float:
+                return v in numbers
+            if cls is bool:
+                return v in bools
+            return False
+
         if op in ("eq", "in"):
-            return lambda ctx: get(ctx) in values
+            return member
         # ne / not_in: the fact must be present, and then not among the values.
-        return lambda ctx: (v := get(ctx)) is not MISSING and v not in values
+        return lambda v: v is not MISSING and not member(v)
+    # ordered comparisons hold for numbers only (never booleans, strings or MISSING)
     if op == "between":
         lo, hi = x
+        return lambda v: (v.__class__ is int or v.__class__ is float) and lo <= v <= hi
+    if op == "lt":
+        return lambda v: (v.__class__ is int or v.__class__ is float) and v < x
+    if op == "lte":
+        return lambda v: (v.__class__ is int or v.__class__ is float) and v <= x
+    if op == "gt":
+        return lambda v: (v.__class__ is int or v.__class__ is float) and v > x
+    if op == "gte":
+        return lambda v: (v.__class__ is int or v.__class__ is float) and v >= x
+    raise ValueError(f"unknown operator {op!r}")
 
-        def between(ctx: Mapping[str, Any]) -> bool:
-            v = get(ctx)
-            return _is_number(v) and lo <= v <= hi
 
-        return between
-    compare = {
-        "lt": lambda v: v < x,
-        "lte": lambda v: v <= x,
-        "gt": lambda v: v > x,
-        "gte": lambda v: v >= x,
-    }[op]
+_ORDERED = {"lt": operator.lt, "lte": operator.le, "gt": operator.gt, "gte": operator.ge}
 
-    def ordered(ctx: Mapping[str, Any]) -> bool:
-        v = get(ctx)
-        return _is_number(v) and compare(v)
 
-    return ordered
+def _leaf(leaf: Leaf) -> Predicate:
+    test = _test(leaf.op, leaf.value)
+    parts = tuple(leaf.fact.split("."))
+    if len(parts) == 2 and leaf.op in _ORDERED:  # the commonest leaf: all in one frame
+        a, b = parts
+        compare, x = _ORDERED[leaf.op], leaf.value
+
+        def ordered2(ctx: Mapping[str, Any]) -> bool:
+            group = ctx.get(a)
+            if not isinstance(group, dict):
+                return False
+            v = group.get(b)  # None when absent: not a number either
+            return (v.__class__ is int or v.__class__ is float) and compare(v, x)
+
+        return ordered2
+    if len(parts) == 2:  # other leaves on facts and outputs: the read inlined
+        a, b = parts
+
+        def leaf2(ctx: Mapping[str, Any]) -> bool:
+            group = ctx.get(a)
+            return test(group.get(b, MISSING) if isinstance(group, dict) else MISSING)
+
+        return leaf2
+    get = _getter(leaf.fact)
+    return lambda ctx: test(get(ctx))
 
 
 def compile_condition(cond: Condition) -> Predicate:
@@ -131,8 +166,21 @@ def compile_condition(cond: Condition) -> Predicate:
     children = tuple(compile_condition(c) for c in items)
     if len(children) == 1:
         return children[0]
+    # two and three children without a generator (the common shapes); any/all beyond
     if isinstance(cond, AnyOf):
+        if len(children) == 2:
+            f, g = children
+            return lambda ctx: f(ctx) or g(ctx)
+        if len(children) == 3:
+            f, g, h = children
+            return lambda ctx: f(ctx) or g(ctx) or h(ctx)
         return lambda ctx: any(f(ctx) for f in children)
+    if len(children) == 2:
+        f, g = children
+        return lambda ctx: f(ctx) and g(ctx)
+    if len(children) == 3:
+        f, g, h = children
+        return lambda ctx: f(ctx) and g(ctx) and h(ctx)
     return lambda ctx: all(f(ctx) for f in children)
 
 
