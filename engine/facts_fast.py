@@ -167,6 +167,13 @@ def _number(schema: Mapping[str, Any], integer: bool) -> Check:
 
 
 def _string(schema: Mapping[str, Any]) -> Check:
+    keys = set(schema) - _ANNOTATIONS - {"type"}
+    if keys == {"enum"} and all(isinstance(e, str) for e in schema["enum"]):
+        options = frozenset(schema["enum"])
+        return lambda v: v.__class__ is str and v in options
+    if keys == {"pattern"}:
+        search = re.compile(schema["pattern"]).search
+        return lambda v: v.__class__ is str and search(v) is not None
     checks = [c for key, val in schema.items()
               if key != "type" and (c := _keyword(key, val, schema)) is not None]
     if not checks:
@@ -175,6 +182,26 @@ def _string(schema: Mapping[str, Any]) -> Check:
         (only,) = checks
         return lambda v: v.__class__ is str and only(v)
     return lambda v: v.__class__ is str and all(c(v) for c in checks)
+
+
+_NAMES_KEPT = 1024  # property names known to pass propertyNames, per object schema
+
+
+def _names(schema: Any) -> Check:
+    """propertyNames: a pure function of the name, so the names that passed are kept."""
+    check = _compile(schema)
+    passed: set[Any] = set()
+
+    def name_ok(name: Any) -> bool:
+        if name in passed:
+            return True
+        if not check(name):
+            return False
+        if len(passed) < _NAMES_KEPT:
+            passed.add(name)
+        return True
+
+    return name_ok
 
 
 def _object(schema: Mapping[str, Any]) -> Check:
@@ -187,7 +214,7 @@ def _object(schema: Mapping[str, Any]) -> Check:
         else _value(extra_schema)
     )
     required = tuple(schema.get("required", ()))
-    names = _compile(schema["propertyNames"]) if "propertyNames" in schema else None
+    names = _names(schema["propertyNames"]) if "propertyNames" in schema else None
     most = schema.get("maxProperties")
 
     def obj(v: Any) -> bool:
