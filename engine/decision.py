@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -206,9 +207,21 @@ class Decision(_Out):
         return data
 
 
-_set = object.__setattr__
-_ALL_FIELDS: dict[type[BaseModel], set[str]] = {}
-_EXTRA_ALLOWED = ("allow",)
+def _slot_setter(name: str) -> Callable[[Any, Any], None]:
+    """The setter of one of BaseModel's slots, called directly (half the cost of
+    ``object.__setattr__``, which looks the slot up by name on every call)."""
+    descriptor = BaseModel.__dict__.get(name)
+    if descriptor is not None and hasattr(descriptor, "__set__"):
+        return descriptor.__set__  # type: ignore[no-any-return]
+    return lambda m, value: object.__setattr__(m, name, value)  # another pydantic layout
+
+
+_set_dict = _slot_setter("__dict__")
+_set_fields = _slot_setter("__pydantic_fields_set__")
+_set_extra = _slot_setter("__pydantic_extra__")
+_set_private = _slot_setter("__pydantic_private__")
+# per model class: its set of all fields, and whether it allows extra fields
+_CLASSES: dict[type[BaseModel], tuple[set[str], bool]] = {}
 
 
 def construct(
@@ -225,18 +238,17 @@ def construct(
     ``tests/test_decide_fastpath.py`` checks that validating the same data gives equal
     models with the same types.
     """
-    if fields_set is None:
+    known = _CLASSES.get(cls)
+    if known is None:
         # One set per class serves every model with all fields set: pydantic only ever
         # copies it (model_copy), and the models are frozen.
-        fields_set = _ALL_FIELDS.get(cls)
-        if fields_set is None:
-            fields_set = _ALL_FIELDS[cls] = set(cls.model_fields)
+        known = _CLASSES[cls] = (set(cls.model_fields), cls.model_config.get("extra") == "allow")
     m = cls.__new__(cls)
-    _set(m, "__dict__", values)
-    _set(m, "__pydantic_fields_set__", fields_set)
+    _set_dict(m, values)
+    _set_fields(m, known[0] if fields_set is None else fields_set)
     # validation leaves {} for extra="allow" models (ServicePlan), None otherwise
-    _set(m, "__pydantic_extra__", {} if cls.model_config.get("extra") in _EXTRA_ALLOWED else None)
-    _set(m, "__pydantic_private__", None)
+    _set_extra(m, {} if known[1] else None)
+    _set_private(m, None)
     return m
 
 
