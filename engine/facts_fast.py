@@ -153,17 +153,15 @@ def _number(schema: Mapping[str, Any], integer: bool) -> Check:
     above, below = schema.get("exclusiveMinimum", -_INF), schema.get("exclusiveMaximum", _INF)
     if integer:  # 5.0 is an integer to jsonschema: the slow path decides it
         return lambda v: v.__class__ is int and lo <= v <= hi and above < v < below
-
-    def number(v: Any) -> bool:
-        cls = v.__class__
-        if cls is float:
-            if v - v != 0.0:  # NaN or infinite
-                return False
-        elif cls is not int:
-            return False
-        return lo <= v <= hi and above < v < below
-
-    return number
+    # "v - v == 0.0" is False for NaN and the infinities; ints never reach it
+    if not ({"exclusiveMinimum", "exclusiveMaximum"} & set(schema)):  # the usual bounds
+        return lambda v: (
+            (v.__class__ is int or (v.__class__ is float and v - v == 0.0)) and lo <= v <= hi
+        )
+    return lambda v: (
+        (v.__class__ is int or (v.__class__ is float and v - v == 0.0))
+        and lo <= v <= hi and above < v < below
+    )
 
 
 def _string(schema: Mapping[str, Any]) -> Check:
