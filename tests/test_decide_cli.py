@@ -53,9 +53,14 @@ def test_bad_facts_exit_1_with_every_error(tmp_path: Path) -> None:
     assert result.exit_code == 1
     assert result.stdout == ""
     lines = result.stderr.splitlines()
-    assert f'{path}: /financials/dscr: expected a number, got string "1.45"' in lines
-    assert any(line.startswith(f"{path}: /request/currency: ") for line in lines)
-    assert any(line.startswith(f"{path}: /profile/sizee: unknown field") for line in lines)
+    # path:line:col: code: message (contract §3); json.dumps writes one line
+    text = Path(path).read_text(encoding="utf-8")
+    dscr_col = text.index('"1.45"') + 1
+    assert f'{path}:1:{dscr_col}: facts: /financials/dscr: expected a number, got string "1.45"' \
+        in lines
+    assert any(line.startswith(f"{path}:1:") and ": facts: /request/currency: " in line
+               for line in lines)
+    assert any(": facts: /profile/sizee: unknown field" in line for line in lines)
 
     result = run(path, "--engine", "compiled", "--format", "json")
     assert result.exit_code == 1
@@ -63,6 +68,7 @@ def test_bad_facts_exit_1_with_every_error(tmp_path: Path) -> None:
     assert {e["path"] for e in errors} == {"/financials/dscr", "/request/currency",
                                            "/profile/sizee"}
     assert all(e["file"] == path for e in errors)
+    assert all(e["line"] == 1 and e["code"] == "facts" for e in errors)
 
 
 def test_invalid_json_exit_1(tmp_path: Path) -> None:
@@ -70,7 +76,7 @@ def test_invalid_json_exit_1(tmp_path: Path) -> None:
     path.write_text('{"client_id": ', encoding="utf-8")
     result = run(str(path), "--engine", "compiled")
     assert result.exit_code == 1
-    assert result.stderr.startswith(f"{path}: /: invalid JSON at line 1")
+    assert result.stderr.startswith(f"{path}:1:15: json-syntax: /: invalid JSON: Expecting value")
 
 
 @pytest.mark.parametrize(
@@ -110,14 +116,15 @@ def batch_file(tmp_path: Path) -> tuple[Path, list[str]]:
 
 @pytest.mark.parametrize("workers", ["1", "2"])
 def test_batch_with_bad_lines_in_the_middle(tmp_path: Path, workers: str) -> None:
-    source, _ = batch_file(tmp_path)
+    source, lines = batch_file(tmp_path)
+    dscr_col = lines[2].index('"thin"') + 1
     out = tmp_path / "out.jsonl"
     result = run("--batch", str(source), "-o", str(out), "--workers", workers)
     assert result.exit_code == 1, result.output
     assert result.stderr.splitlines() == [
-        f'{source}:3: /financials/dscr: expected a number, got string "thin"',
-        f"{source}:4: /: invalid JSON: Expecting property name enclosed in double quotes: "
-        "line 1 column 2 (char 1)",
+        f'{source}:3:{dscr_col}: facts: /financials/dscr: expected a number, got string "thin"',
+        f"{source}:4:2: json-syntax: /: invalid JSON: Expecting property name enclosed in "
+        "double quotes",
     ]
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["client_id"] for r in rows] == [

@@ -4,8 +4,12 @@
     crmc decide --batch FACTS.jsonl [-o OUT.jsonl] [--workers N] [same options]
 
 One document: the decision JSON on stdout (exit 0); bad facts print every error on stderr
-as ``FACTS.json: /path: message`` (``--format json``: a JSON list) and exit 1; usage
-errors (a malformed ``--pin``, an unknown pinned version) exit 2.
+as ``FACTS.json:LINE:COL: code: /path: message`` (contract §3; ``--format json``: a JSON
+list with the same fields) and exit 1; usage errors (a FACTS path that does not exist, a
+malformed ``--pin``, an unknown pinned version) exit 2.
+
+Codes: ``json-syntax`` (not JSON), ``encoding`` (not UTF-8, or a string that is not valid
+Unicode), ``facts`` (the facts check refused a field), ``no-policy`` (none in force).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from typing import Any
 
 import click
 
+from engine.cli.json_locate import bad_string_pointer, line_col, locate, pointer_offsets
 from engine.config import ENGINES, Settings
 from engine.errors import (
     DecisionRefused,
@@ -29,7 +34,8 @@ from engine.errors import (
 )
 from engine.registry import Registry
 
-__all__ = ["command", "load_registry", "parse_pins"]
+__all__ = ["Located", "command", "error_lines", "load_registry", "located_errors", "parse_facts",
+           "parse_pins"]
 
 
 def load_registry(directory: Path) -> Registry:
@@ -49,28 +55,70 @@ def parse_pins(pins: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def error_lines(name: str, errors: list[FieldError], fmt: str) -> str:
+class Located(DecisionRefused):
+    """Facts refused before the decider saw them, already placed in the file."""
+
+    def __init__(self, code: str, line: int, col: int, error: FieldError):
+        super().__init__([error])
+        self.code, self.line, self.col = code, line, col
+
+
+def located_errors(text: str, errors: list[FieldError], code: str = "facts",
+                   line_offset: int = 0) -> list[dict[str, Any]]:
+    """Each error with the line and column of its pointer in ``text``."""
+    offsets = pointer_offsets(text)
+    out = []
+    for e in errors:
+        line, col = locate(text, e.path, offsets)
+        out.append({"line": line + line_offset, "col": col, "code": code, **e.to_json()})
+    return out
+
+
+def error_lines(name: str, errors: list[dict[str, Any]], fmt: str) -> str:
+    """``path:line:col: code: /pointer: message`` lines, or the same as a JSON list."""
     if fmt == "json":
-        found = [{"file": name, **e.to_json()} for e in errors]
+        found = [{"file": name, **e} for e in errors]
         return json.dumps(found, indent=2, ensure_ascii=False)
-    return "\n".join(f"{name}: {e.path}: {e.message}" for e in errors)
+    return "\n".join(
+        f"{name}:{e['line']}:{e['col']}: {e['code']}: {e['path']}: {e['message']}"
+        for e in errors
+    )
 
 
-def _read_facts(path: str) -> Any:
-    """The parsed document; a JSON syntax error becomes a located FieldError."""
-    stream = click.open_file(path, "r", encoding="utf-8")
-    with stream:
-        text = stream.read()
+def parse_facts(data: bytes) -> tuple[str, Any]:
+    """The text and the parsed document; raises ``Located`` for what is not usable JSON."""
     try:
-        return json.loads(text)
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = data[: exc.start].decode("utf-8", "replace")
+        line, col = line_col(before, len(before))
+        raise Located("encoding", line, col, FieldError(
+            "/", f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}")) from None
+    try:
+        document = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise DecisionRefused(
-            [FieldError("/", f"invalid JSON at line {exc.lineno} column {exc.colno}: {exc.msg}")]
-        ) from None
+        raise Located("json-syntax", exc.lineno, exc.colno,
+                      FieldError("/", f"invalid JSON: {exc.msg}")) from None
+    except RecursionError:
+        raise Located("json-syntax", 1, 1, FieldError("/", "invalid JSON: nested too deeply")
+                      ) from None
+    if "\\u" in text:  # only an escape can produce a lone surrogate
+        bad = bad_string_pointer(document)
+        if bad is not None:
+            line, col = locate(text, bad)
+            raise Located("encoding", line, col, FieldError(
+                bad, "not valid Unicode (a lone surrogate escape such as \\ud800)"))
+    return text, document
+
+
+def _read_facts(path: str) -> tuple[str, Any]:
+    with click.open_file(path, "rb") as stream:
+        return parse_facts(stream.read())
 
 
 @click.command(name="decide")
-@click.argument("facts", required=False, type=click.Path(dir_okay=False, allow_dash=True))
+@click.argument("facts", required=False,
+                type=click.Path(exists=True, dir_okay=False, allow_dash=True))
 @click.option("--as-of", "as_of", type=click.DateTime(["%Y-%m-%d"]), default=None,
               help="Apply the policy versions in force on this date (default: the facts' "
               "as_of, else today UTC).")
@@ -83,7 +131,8 @@ def _read_facts(path: str) -> Any:
               help="Format of the errors on stderr.")
 @click.option("--policies", "policies_dir", type=click.Path(file_okay=False, path_type=Path),
               default=None, help="Policy directory (default: CRMC_POLICIES_DIR).")
-@click.option("--batch", type=click.Path(dir_okay=False, allow_dash=True), default=None,
+@click.option("--batch", type=click.Path(exists=True, dir_okay=False, allow_dash=True),
+              default=None,
               help="Decide every line of a JSON Lines file of facts.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, allow_dash=True), default="-",
               help="Where --batch writes its JSON Lines (default: stdout).")
@@ -144,16 +193,23 @@ def _decide_one(
         click.echo(str(exc), err=True)
         sys.exit(1)
     name = "<stdin>" if facts_path == "-" else facts_path
+    text = ""
     try:
-        document = _read_facts(facts_path)
+        text, document = _read_facts(facts_path)
         decision = decider.decide(document, as_of=as_of, pins=pins, explain=explain)
+    except Located as exc:
+        found = [{"line": exc.line, "col": exc.col, "code": exc.code, **exc.errors[0].to_json()}]
+        click.echo(error_lines(name, found, fmt), err=True)
+        sys.exit(1)
     except DecisionRefused as exc:
-        click.echo(error_lines(name, exc.errors, fmt), err=True)
+        click.echo(error_lines(name, located_errors(text, exc.errors), fmt), err=True)
         sys.exit(1)
     except UnknownPolicyVersion as exc:
         raise click.BadParameter(str(exc), param_hint="--pin") from None
     except NoPolicyInForce as exc:
-        click.echo(f"{name}: {exc}", err=True)
+        line, col = locate(text, "/as_of")
+        found = [{"line": line, "col": col, "code": "no-policy", "path": "/", "message": str(exc)}]
+        click.echo(error_lines(name, found, fmt), err=True)
         sys.exit(1)
     if log_settings is not None:  # logged (committed) before anything is printed
         from engine.record import LogUnavailable, make_entry, open_log

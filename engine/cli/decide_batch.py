@@ -7,8 +7,9 @@
   initializer (durable_rules must be set up after the process starts, never shared).
   ``forkserver`` start: the workers never inherit the parent's threads or open files.
 - A bad line (invalid JSON, facts refused, no policy in force) becomes an error object in
-  its place in the output and a ``FILE:LINE: /path: message`` line on stderr; the other
-  lines go on. ``run_batch`` returns the number of failed lines.
+  its place in the output and a ``FILE:LINE:COL: code: /path: message`` line on stderr
+  (as ``crmc decide`` reports one document); the other lines go on. ``run_batch``
+  returns the number of failed lines.
 - A progress bar (bytes read) on stderr when stderr is a terminal, nothing otherwise.
 """
 
@@ -26,7 +27,8 @@ from typing import IO, Any
 
 import click
 
-from engine.errors import DecisionRefused, FieldError, NoPolicyInForce, UnknownPolicyVersion
+from engine.cli.decide import Located, located_errors, parse_facts
+from engine.errors import DecisionRefused, NoPolicyInForce, UnknownPolicyVersion
 
 __all__ = ["CHUNK", "WINDOW", "WorkerFailed", "decide_line", "run_batch"]
 
@@ -34,7 +36,7 @@ CHUNK = 64  # lines per task: amortises inter-process overhead
 WINDOW = 4  # chunks in flight per worker: keeps both cores busy, bounds memory
 
 Line = tuple[int, bytes]
-Result = tuple[int, str, list[dict[str, str]] | None]  # line number, output JSON, errors
+Result = tuple[int, str, list[dict[str, Any]] | None]  # line number, output JSON, errors
 
 _state: dict[str, Any] = {}
 
@@ -55,26 +57,33 @@ def _init(directory: str, engine: str, as_of: dt.date | None, pins: dict[str, st
 
 
 def decide_line(number: int, raw: bytes) -> Result:
-    """One line decided (or refused) as an output line; never raises for bad input."""
+    """One line decided (or refused) as an output line; never raises for bad input.
+
+    The errors returned (for stderr) carry the line, the column within the line and a
+    code, as ``crmc decide`` reports them; the output line keeps ``{path, message}``.
+    """
     client_id = None
+    text = ""
     try:
-        try:
-            facts = json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise DecisionRefused([FieldError("/", f"invalid JSON: {exc}")]) from None
+        text, facts = parse_facts(raw)
         if isinstance(facts, Mapping) and isinstance(facts.get("client_id"), str):
             client_id = facts["client_id"]
         decision = _state["decider"].decide(
             facts, as_of=_state["as_of"], pins=_state["pins"], explain=_state["explain"]
         )
+    except Located as exc:
+        located = [{"line": number, "col": exc.col, "code": exc.code,
+                    **exc.errors[0].to_json()}]
     except DecisionRefused as exc:
-        errors = [e.to_json() for e in exc.errors]
+        located = located_errors(text, exc.errors, line_offset=number - 1)
     except (NoPolicyInForce, UnknownPolicyVersion) as exc:
-        errors = [{"path": "/", "message": str(exc)}]
+        located = [{"line": number, "col": 1, "code": "no-policy", "path": "/",
+                    "message": str(exc)}]
     else:
         return number, json.dumps(decision.model_dump(mode="json"), ensure_ascii=False), None
+    errors = [{"path": e["path"], "message": e["message"]} for e in located]
     failure = {"line": number, "client_id": client_id, "error": "refused", "errors": errors}
-    return number, json.dumps(failure, ensure_ascii=False), errors
+    return number, json.dumps(failure, ensure_ascii=False), located
 
 
 class WorkerFailed(RuntimeError):
@@ -134,18 +143,17 @@ def run_batch(
 
     def emit(results: list[Result], out: IO[str]) -> None:
         nonlocal failed
-        for number, line, errors in results:
+        for _number, line, errors in results:
             out.write(line + "\n")
             if errors is not None:
                 failed += 1
-                for e in errors:
-                    if fmt == "json":
-                        json_errors.append({"file": name, "line": number, **e})
-                    else:
-                        click.echo(f"{name}:{number}: {e['path']}: {e['message']}", err=True)
+                if fmt == "json":
+                    json_errors.extend({"file": name, **e} for e in errors)
+                else:
+                    click.echo(error_lines(name, errors, "text"), err=True)
 
     # Load once here first: a broken policy directory fails before any worker starts.
-    from engine.cli.decide import load_registry
+    from engine.cli.decide import error_lines, load_registry
 
     load_registry(directory)
     reader = click.open_file(source, "rb")
