@@ -85,10 +85,15 @@ def verify(anchor: str | None, fmt: str) -> None:
     if fmt == "json":
         click.echo(json.dumps(result, indent=2))
     elif result["intact"]:
+        signed = (
+            "no record signed yet"  # not "None": a checkpoint comes every N and on shutdown
+            if result["last_checkpoint"] is None
+            else f"last signed record {result['last_checkpoint']}"
+        )
         click.echo(
             f"intact: {result['records']} records, head {result['head_seq']} "
-            f"{result['head_hash']}; {result['checkpoints']} checkpoints, last signed record "
-            f"{result['last_checkpoint']}, {result['unsigned_tail']} records after it"
+            f"{result['head_hash']}; {result['checkpoints']} checkpoints, {signed}, "
+            f"{result['unsigned_tail']} records after it"
         )
         if not result["signatures_checked"]:
             click.echo(

@@ -82,6 +82,13 @@ def command(policy_id: str, v_old: str, v_new: str, portfolio: Path, as_of: dt.d
                         portfolio=portfolio.name, decider=decider, seconds=seconds)
     click.echo("\n".join(impact.summary(rep)))
     click.echo(f"\n{rep['clients']:,} clients in {seconds:.1f} s")
+    # Lines that could not be evaluated (not JSON, not an object, refused under both
+    # versions) must not vanish from the terminal: name them on stderr, as decide does.
+    for error in rep["errors"]:
+        click.echo(f"{portfolio}:{error['line']}: {error['message']}", err=True)
+    if rep["errors"]:
+        click.echo(f"{len(rep['errors']):,} line(s) not compared (listed above"
+                   f"{'; capped' if len(rep['errors']) >= impact.MAX_ERRORS else ''})", err=True)
     if json_out:
         json_out.write_text(json.dumps(rep, indent=2, ensure_ascii=False), encoding="utf-8")
         click.echo(f"wrote {json_out}", err=True)
