@@ -1,0 +1,72 @@
+"""Acceptance findings on the HTTP service, kept as regression tests.
+
+A lone surrogate escape (``"\\ud800"``) is valid JSON syntax but not valid Unicode: the
+request is accepted, decided, and then the decision log cannot encode it (UTF-8) while
+hashing the chain. The service answers 500 — and, because entries are committed in
+groups, concurrent good requests that share the group fail with it. Contract §4: never a
+500 for anything a client sends; issue 4: a bad batch item never fails the others.
+
+The fix belongs to ``server/`` / ``engine/facts*.py`` / ``engine/record*.py`` (their owners
+are still at work): these tests are strict xfails until then; remove the marks with it.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from http_support import SEED, add_keys, assert_problem, bearer, make_app
+
+LONE_NAME = json.dumps({"facts": {**SEED, "profile": {**SEED["profile"], "name": "@@"}}})
+LONE_NAME = LONE_NAME.replace('"@@"', '"\\ud800"')
+
+FIX_PENDING = pytest.mark.xfail(strict=True, reason=(
+    "lone surrogate in a facts string: UnicodeEncodeError in the decision log's hash chain "
+    "-> 500 (engine/record_store.chain_rows); refuse it as 400/422 up front"))
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path / "state")
+
+
+@pytest.fixture
+def keys(app):
+    return add_keys(app.extensions["crmc"].settings.keys_file)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def _post(client, keys, path: str, raw: str):
+    return client.post(path, data=raw.encode("ascii"), content_type="application/json",
+                       headers=bearer(keys["decide"]))
+
+
+@FIX_PENDING
+def test_a_lone_surrogate_in_the_facts_is_a_client_error(client, keys):
+    resp = _post(client, keys, "/v1/decisions", LONE_NAME)
+    assert resp.status_code in (400, 422), resp.get_data(as_text=True)
+    assert_problem(resp, resp.status_code)
+
+
+@FIX_PENDING
+def test_a_lone_surrogate_in_one_batch_item_fails_that_item_only(client, keys):
+    item = json.loads(LONE_NAME.replace('"\\ud800"', '"@@"'))
+    raw = json.dumps({"items": [item, {"facts": SEED}]}).replace('"@@"', '"\\ud800"')
+    resp = _post(client, keys, "/v1/decisions/batch", raw)
+    assert resp.status_code == 200, resp.get_data(as_text=True)
+    first, second = resp.json["results"]
+    assert first["status"] in (400, 422)
+    assert second["segment"]["value"] == "high_net_worth"
+
+
+def test_the_log_stays_intact_after_a_refused_request(client, keys):
+    # whatever the answer to the bad request, the chain must verify and good ones go on
+    _post(client, keys, "/v1/decisions", LONE_NAME)
+    good = _post(client, keys, "/v1/decisions", json.dumps({"facts": SEED}))
+    assert good.status_code == 200
+    verify = client.get("/v1/audit/verify", headers=bearer(keys["audit"]))
+    assert verify.status_code == 200 and verify.json["intact"] is True
