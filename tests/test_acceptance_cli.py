@@ -16,7 +16,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.cli.json_locate import bad_string_pointer, locate, pointer_offsets
+from engine.json_locate import bad_string_pointer, locate, pointer_offsets
 
 ROOT = Path(__file__).resolve().parent.parent
 POLICIES = ROOT / "policies"

@@ -70,3 +70,18 @@ def test_the_log_stays_intact_after_a_refused_request(client, keys):
     assert good.status_code == 200
     verify = client.get("/v1/audit/verify", headers=bearer(keys["audit"]))
     assert verify.status_code == 200 and verify.json["intact"] is True
+
+
+def test_try_it_refuses_a_lone_surrogate_instead_of_a_500(tmp_path):
+    # was: the page rendered the decision and failed encoding it (UnicodeEncodeError, 500)
+    from web_support import new_app, sign_in
+
+    app, web_keys = new_app(tmp_path)
+    web = app.test_client()
+    token = sign_in(web, web_keys["audit"])
+    in_a_value = LONE_NAME[len('{"facts": '):-1]
+    in_a_name = json.dumps({**SEED, "swot": {"@@": 5}}).replace('"@@"', '"\\ud800"')
+    for text in (in_a_value, in_a_name):
+        resp = web.post("/ui/try", data={"csrf_token": token, "facts": text})
+        assert resp.status_code == 422, resp.status_code
+        assert "is not valid Unicode" in resp.get_data(as_text=True)

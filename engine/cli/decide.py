@@ -23,7 +23,6 @@ from typing import Any
 
 import click
 
-from engine.cli.json_locate import bad_string_pointer, line_col, locate, pointer_offsets
 from engine.config import ENGINES, Settings
 from engine.errors import (
     DecisionRefused,
@@ -32,6 +31,7 @@ from engine.errors import (
     PolicyError,
     UnknownPolicyVersion,
 )
+from engine.json_locate import bad_string_pointer, line_col, locate, pointer_offsets
 from engine.registry import Registry
 
 __all__ = ["Located", "command", "error_lines", "load_registry", "located_errors", "parse_facts",

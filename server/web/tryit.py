@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, render_template, request
 
 from engine.errors import DecisionRefused, NoPolicyInForce, UnknownPolicyVersion
+from engine.json_locate import bad_string_pointer
 from server.app import services
 from server.web.present import explain, fact_rows
 from server.web.session import signed_in
@@ -50,6 +51,11 @@ def _read_facts() -> tuple[Any, str, list[str]]:
                             f"column {exc.colno}."]
     if not isinstance(doc, dict):
         return None, text, [f"{source}: the facts document must be a JSON object."]
+    bad = bad_string_pointer(doc)
+    if bad is not None:  # "\ud800" parses, but can be neither rendered nor sent as UTF-8
+        where = bad.encode("utf-8", "backslashreplace").decode("utf-8")  # a key may be one
+        return None, text, [
+            f"{source}: {where} is not valid Unicode (a lone surrogate escape such as \\ud800)."]
     return doc, json.dumps(doc, indent=2, ensure_ascii=False), []
 
 
