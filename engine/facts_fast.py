@@ -30,7 +30,7 @@ __all__ = ["compile_schema"]
 
 Check = Callable[[Any], bool]
 _ANNOTATIONS = frozenset({"$schema", "$id", "title", "description"})
-_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$(?!\n)")
 
 
 class _Unsupported(Exception):
