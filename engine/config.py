@@ -8,6 +8,7 @@ from pathlib import Path
 
 ENV_PREFIX = "CRMC_"
 ENGINES = ("durable", "compiled")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,17 @@ class Settings:
         if max_body <= 0:
             raise ValueError("CRMC_MAX_BODY must be positive")
         mask = tuple(p.strip() for p in get("AUDIT_MASK", "").split(",") if p.strip())
+        # Refuse a bad pointer at start-up, not at the first decision's append.
+        for pointer in mask:
+            if not pointer.startswith("/"):
+                raise ValueError(
+                    f"CRMC_AUDIT_MASK: {pointer!r} is not a JSON pointer (must start with '/')"
+                )
+        level = get("LOG_LEVEL", "INFO").upper()
+        if level not in LOG_LEVELS:
+            raise ValueError(
+                f"CRMC_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, not {level!r}"
+            )
         return cls(
             policies_dir=Path(get("POLICIES_DIR", "policies")),
             engine=engine,
@@ -51,5 +63,5 @@ class Settings:
             audit_key_file=Path(get("AUDIT_KEY_FILE", "var/audit.key")),
             audit_mask=mask,
             max_body=max_body,
-            log_level=get("LOG_LEVEL", "INFO").upper(),
+            log_level=level,
         )
