@@ -172,3 +172,55 @@ def test_durable_decides_an_edited_draft_with_its_own_thresholds(tmp_path: Path)
         compiled = Decider(registry, "compiled").decide(SEED, pins=pins)
         assert durable.policies == compiled.policies
         assert durable.segment == compiled.segment, (amount, durable.segment)
+
+
+def test_serve_prod_binds_where_crmc_bind_says(tmp_path: Path) -> None:
+    # was: serve-prod always overwrote CRMC_BIND with --host/--port defaults, so
+    # `CRMC_BIND=127.0.0.1:9000 make serve` still took 8080 (README: CRMC_BIND)
+    import http.client
+    import os
+    import subprocess
+    import sys
+    import time
+
+    from http_support import free_port
+
+    from engine.cli.serve_prod import bind_address
+
+    assert bind_address("127.0.0.1", 8080, explicit=False, env={}) == "127.0.0.1:8080"
+    assert bind_address("127.0.0.1", 8080, explicit=False,
+                        env={"CRMC_BIND": "127.0.0.1:9"}) == "127.0.0.1:9"
+    assert bind_address("0.0.0.0", 81, explicit=True,
+                        env={"CRMC_BIND": "127.0.0.1:9"}) == "0.0.0.0:81"
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("CRMC_", "PROMETHEUS_MULTIPROC_DIR"))}
+    env.update(PYTHONPATH=str(ROOT), CRMC_BIND=f"127.0.0.1:{port}", CRMC_WORKERS="1",
+               CRMC_VAR_DIR=str(tmp_path / "var"), CRMC_POLICIES_DIR=str(POLICIES),
+               CRMC_ENGINE="compiled", CRMC_KEYS_FILE=str(tmp_path / "var" / "keys.json"),
+               CRMC_AUDIT_KEY_FILE=str(tmp_path / "var" / "audit.key"),
+               CRMC_DATABASE_URL=f"sqlite:///{tmp_path / 'var' / 'decisions.db'}")
+    log = tmp_path / "serve.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen([sys.executable, "-c", "from engine.cli import main; main()",
+                                 "serve-prod"], cwd=tmp_path, env=env, stdout=out, stderr=out)
+    try:
+        deadline, status = time.monotonic() + 60, None
+        while time.monotonic() < deadline and proc.poll() is None and status != 200:
+            try:
+                conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+                conn.request("GET", "/healthz")
+                status = conn.getresponse().status
+                conn.close()
+            except OSError:
+                time.sleep(0.2)
+        assert status == 200, log.read_text(errors="replace")[-2000:]
+        assert f"serving on http://127.0.0.1:{port}" in log.read_text(errors="replace")
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()

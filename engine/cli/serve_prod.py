@@ -42,11 +42,22 @@ def first_start_keys(keys_file: Path, var: Path) -> list[tuple[str, Path]]:
     return created
 
 
+def bind_address(host: str, port: int, *, explicit: bool, env: dict[str, str]) -> str:
+    """Where gunicorn listens: ``--host``/``--port`` when given, else ``CRMC_BIND`` when
+    set (the README's way to move ``make serve`` off a busy port), else the defaults."""
+    if not explicit and env.get("CRMC_BIND", "").strip():
+        return env["CRMC_BIND"].strip()
+    return f"{host}:{port}"
+
+
 @click.command(name="serve-prod")
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
-@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--host", default="127.0.0.1", show_default=True,
+              help="Address to listen on (default: CRMC_BIND, else 127.0.0.1).")
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(1, 65535),
+              help="Port (default: CRMC_BIND, else 8080).")
 @click.option("--workers", default=0, help="Worker processes (default: one per core).")
-def command(host: str, port: int, workers: int) -> None:
+@click.pass_context
+def command(ctx: click.Context, host: str, port: int, workers: int) -> None:
     """Run the HTTP service under gunicorn (production)."""
     from engine.config import Settings
 
@@ -56,10 +67,13 @@ def command(host: str, port: int, workers: int) -> None:
     os.chmod(var, 0o700)  # keys, the audit key and the decision log live here
     for role, path in first_start_keys(settings.keys_file, var):
         click.echo(f"created the {role} key; it is in {path} (mode 0600): cat {path}", err=True)
-    env = dict(os.environ, CRMC_BIND=f"{host}:{port}", CRMC_VAR_DIR=str(var))
+    explicit = any(ctx.get_parameter_source(name) is not click.core.ParameterSource.DEFAULT
+                   for name in ("host", "port"))
+    bind = bind_address(host, port, explicit=explicit, env=dict(os.environ))
+    env = dict(os.environ, CRMC_BIND=bind, CRMC_VAR_DIR=str(var))
     if workers:
         env["CRMC_WORKERS"] = str(workers)
-    click.echo(f"crmc: serving on http://{host}:{port} (keys: {settings.keys_file}, "
+    click.echo(f"crmc: serving on http://{bind} (keys: {settings.keys_file}, "
                f"admin key: {var / 'admin.key'})", err=True)
     argv = [sys.executable, "-m", "gunicorn", "--config", str(CONF)]
     os.execve(sys.executable, argv, env)
