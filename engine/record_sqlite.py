@@ -106,7 +106,10 @@ class SqliteStore(SqlStore):
             raise LogUnavailable(f"cannot open decision log {self.path}: {exc}") from exc
         self._write_lock = threading.Lock()
         self._read_lock = threading.Lock()
-        self._commits = 0
+        self._commits = 0  # COMMITs by this process (under the write lock)
+        self._synced = 0  # of those, how many a finished fsync covers
+        self._syncing = False
+        self._sync_cv = threading.Condition()
         self._checkpointer: _Checkpointer | None = None  # started on the first kick
         self._pid = os.getpid()
 
@@ -145,12 +148,35 @@ class SqliteStore(SqlStore):
     def sync(self) -> None:
         """Make every commit so far durable (``full`` mode): fsync the WAL file.
 
-        Called after COMMIT, outside the write lock, before the caller answers. A new WAL
-        file (after the last connection closed) also gets its directory entry synced,
-        as SQLite does when it creates one.
+        Called after COMMIT, outside the write lock, before the caller answers. One fsync
+        at a time per process: a caller whose commit an fsync already in flight may not
+        cover waits for it, then one fsync covers every commit made meanwhile.
         """
         if self.sync_mode != "full":
             return
+        wanted = self._commits  # includes the caller's own commit
+        with self._sync_cv:
+            while self._synced < wanted:
+                if self._syncing:
+                    self._sync_cv.wait()
+                    continue
+                self._syncing = True
+                covers = self._commits
+                self._sync_cv.release()
+                done = False
+                try:
+                    self._fsync_wal()
+                    done = True
+                finally:
+                    self._sync_cv.acquire()
+                    self._syncing = False
+                    if done:
+                        self._synced = max(self._synced, covers)
+                    self._sync_cv.notify_all()
+
+    def _fsync_wal(self) -> None:
+        """fsync the WAL; a new WAL file also gets its directory entry synced, as SQLite
+        does when it creates one."""
         try:
             fd = os.open(self._wal, os.O_RDONLY)
         except FileNotFoundError:
