@@ -224,3 +224,11 @@ def test_serve_prod_binds_where_crmc_bind_says(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def test_decide_without_a_policy_directory_is_a_usage_error(tmp_path: Path) -> None:
+    # was: "policies:0:0: io: $: not a directory", exit 1, when run outside the checkout
+    seed = write(tmp_path / "seed.json", json.dumps(SEED))
+    result = crmc("decide", "--policies", str(tmp_path / "nowhere"), seed)
+    assert result.exit_code == 2
+    assert "pass --policies or set CRMC_POLICIES_DIR" in result.stderr

@@ -158,6 +158,9 @@ def command(
     settings = Settings.from_env()
     pinned = parse_pins(pins)
     directory = policies_dir or settings.policies_dir
+    if not directory.is_dir():  # as crmc lint: say what to do, not "io: not a directory"
+        raise click.UsageError(f"policy directory '{directory}' does not exist; pass "
+                               f"--policies or set CRMC_POLICIES_DIR")
     day = as_of.date() if as_of else None
     if batch is not None:
         if log:
