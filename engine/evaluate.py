@@ -15,6 +15,16 @@
 
 Only step 3's condition matching goes through the engine (``engine.seam``); everything
 else is this shared code, so the two engines can only differ in matching.
+
+Hot path (per-decision cost is what bulk runs and the HTTP service pay): everything that
+depends only on a policy version is compiled when the Decider is built — the steps' hit
+policies and outcomes (``engine.plan``), the SWOT scorer (``engine.swot_compiled``) — and
+the versions for an as-of date and pins are selected once (``_Selection``). The facts
+check is the schema compiled into closures (``engine.facts``); the ``Decision`` is built
+from parts that already have validated types (``engine.decision.construct``); the trace is
+recorded only with ``explain``. ``engine.steps``/``engine.swot.score_swot`` state the same
+pipeline readably, and ``tests/test_decide_fastpath.py`` checks the two give identical
+decisions.
 """
 
 from __future__ import annotations
