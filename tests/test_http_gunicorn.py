@@ -28,17 +28,33 @@ def served_by(server):
     return {labels: n for labels, n in server.metric("crmc_worker_requests_served").items()}
 
 
+def both_served(workers) -> bool:
+    return len(workers) == 2 and all(n > 0 for n in workers.values())
+
+
 def test_seed_case_over_http_from_both_workers_consistently(server):
-    replies = [server.request("POST", "/v1/decisions", {"facts": SEED}, role="decide")
-               for _ in range(30)]
+    def decide():
+        return server.request("POST", "/v1/decisions", {"facts": SEED}, role="decide")
+
+    replies = [decide() for _ in range(30)]
+    # Sequential requests may all land on one worker of a busy machine; concurrent ones
+    # keep a worker busy so the other accepts too (bounded: this is not a timing test).
+    for _ in range(20):
+        if both_served(served_by(server)):
+            break
+        threads = [threading.Thread(target=lambda: replies.append(decide())) for _ in range(6)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
     assert all(r.status == 200 for r in replies), [r.body for r in replies if r.status != 200]
     docs = [r.body for r in replies]
     assert docs[0]["segment"]["value"] == "high_net_worth"
     assert docs[0]["engine"] == "durable"
     assert all(decision_core(d) == decision_core(docs[0]) for d in docs)
-    assert len({d["decision_id"] for d in docs}) == 30
+    assert len({d["decision_id"] for d in docs}) == len(docs)
     workers = served_by(server)
-    assert len(workers) == 2 and all(n > 0 for n in workers.values()), workers
+    assert both_served(workers), workers
     record = server.request("GET", f"/v1/decisions/{docs[-1]['decision_id']}", role="audit")
     assert record.status == 200
     verify = server.request("GET", "/v1/audit/verify", role="audit").body
