@@ -2,14 +2,17 @@
 bare Flask endpoint that only parses and echoes the JSON (the ceiling for Flask here), both
 under gunicorn with ``gunicorn.conf.py`` and 2 workers, in the same run.
 
-    python -m bench.http_bench [--quick] [--seconds S] [--concurrency N]
+    python -m bench.http_bench [--quick] [--seconds S] [--concurrency N] [--threads T]
+                               [--db-sync full|normal|sqlite-full]
 
 For each target: the peak (closed loop, N connections) in requests/s with p50/p99, then an
 open loop at 70 % of that peak, latency measured from each request's *scheduled* time (so
 a stall is not hidden by the client waiting). The client is small Python: one process per
 connection, raw sockets, the request prebuilt (gunicorn's sync workers close each
 connection, so every request is a new TCP connection, as it would be under wrk too).
-The client shares the 2 cores with the server: the figures are a floor.
+The client shares the 2 cores with the server: the figures are a floor. ``cpu ms`` is
+the workers' CPU time (user + system, from /proc) per request during the peak phase,
+the figure least disturbed by other load on the machine.
 Prints a table; the last line is the result as JSON; ``run()`` returns it as a dict.
 """
 
