@@ -65,7 +65,10 @@ class DurableRuleset:
     readers: tuple[tuple[str, tuple[tuple[str, tuple[str, ...], Encode], ...]], ...]
 
 
-_REGISTRY: dict[str, DurableRuleset] = {}  # durable ruleset name -> registration
+# A definition is registered once per process (durable_rules cannot unregister a name):
+# definition text -> (ruleset name, handle); _NAMES holds every name taken.
+_RULESETS: dict[str, tuple[str, int]] = {}
+_NAMES: set[str] = set()
 _REGISTRY_LOCK = threading.Lock()
 _ENGINE_LOCK = threading.Lock()  # every call into the C extension, one evaluation at a time
 _SIDS = itertools.count(1)  # next() on a count is atomic under the GIL: cheap unique sids
@@ -87,28 +90,25 @@ def _register(loaded: LoadedPolicy) -> DurableRuleset:
     program = compile_policy(loaded)
     text = json.dumps(program.definition, sort_keys=True, separators=(",", ":"))
     with _REGISTRY_LOCK:
-        name = loaded.key
-        known = _REGISTRY.get(name)
-        if known is not None and _definition_text(known) != text:
-            name = f"{loaded.key}#{hashlib.sha256(text.encode()).hexdigest()[:16]}"
-            known = _REGISTRY.get(name)
-        if known is not None:
-            return known
-        with _ENGINE_LOCK:
-            # the text is a fresh serialisation: nothing the engine keeps aliases our dicts
-            handle = _dre.create_ruleset(name, text)
-        groups: dict[str, list[tuple[str, tuple[str, ...], Encode]]] = {}
-        for c in program.codings:
-            head, *rest = c.path.split(".")
-            groups.setdefault(head, []).append((c.key, tuple(rest), c.encode))
-        readers = tuple((head, tuple(items)) for head, items in groups.items())
-        registered = DurableRuleset(loaded.key, name, handle, program, readers)
-        _REGISTRY[name] = registered
-        return registered
-
-
-def _definition_text(rs: DurableRuleset) -> str:
-    return json.dumps(rs.program.definition, sort_keys=True, separators=(",", ":"))
+        known = _RULESETS.get(text)
+        if known is None:
+            name = loaded.key
+            if name in _NAMES:  # taken by another definition (only tests do that)
+                name = f"{loaded.key}#{hashlib.sha256(text.encode()).hexdigest()[:16]}"
+            with _ENGINE_LOCK:
+                # the text is a fresh serialisation: nothing the engine keeps aliases our dicts
+                handle = _dre.create_ruleset(name, text)
+            known = _RULESETS[text] = (name, handle)
+            _NAMES.add(name)
+    name, handle = known
+    # The codings and rule names are this program's own: two policies can compile to the
+    # same definition (constants become ranks) while coding their facts differently.
+    groups: dict[str, list[tuple[str, tuple[str, ...], Encode]]] = {}
+    for c in program.codings:
+        head, *rest = c.path.split(".")
+        groups.setdefault(head, []).append((c.key, tuple(rest), c.encode))
+    readers = tuple((head, tuple(items)) for head, items in groups.items())
+    return DurableRuleset(loaded.key, name, handle, program, readers)
 
 
 def _message(rs: DurableRuleset, context: Mapping[str, Any], sid: str) -> str:
