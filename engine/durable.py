@@ -65,9 +65,9 @@ class DurableRuleset:
     readers: tuple[tuple[str, tuple[tuple[str, tuple[str, ...], Encode], ...]], ...]
 
 
-# A definition is registered once per process (durable_rules cannot unregister a name):
-# definition text -> (ruleset name, handle); _NAMES holds every name taken.
-_RULESETS: dict[str, tuple[str, int]] = {}
+# Each version's definition is registered once per process (durable_rules cannot
+# unregister a name): (key, definition text) -> (ruleset name, handle); _NAMES: names taken.
+_RULESETS: dict[tuple[str, str], tuple[str, int]] = {}
 _NAMES: set[str] = set()
 _REGISTRY_LOCK = threading.Lock()
 _ENGINE_LOCK = threading.Lock()  # every call into the C extension, one evaluation at a time
@@ -90,7 +90,7 @@ def _register(loaded: LoadedPolicy) -> DurableRuleset:
     program = compile_policy(loaded)
     text = json.dumps(program.definition, sort_keys=True, separators=(",", ":"))
     with _REGISTRY_LOCK:
-        known = _RULESETS.get(text)
+        known = _RULESETS.get((loaded.key, text))
         if known is None:
             name = loaded.key
             if name in _NAMES:  # taken by another definition (only tests do that)
@@ -98,7 +98,7 @@ def _register(loaded: LoadedPolicy) -> DurableRuleset:
             with _ENGINE_LOCK:
                 # the text is a fresh serialisation: nothing the engine keeps aliases our dicts
                 handle = _dre.create_ruleset(name, text)
-            known = _RULESETS[text] = (name, handle)
+            known = _RULESETS[loaded.key, text] = (name, handle)
             _NAMES.add(name)
     name, handle = known
     # The codings and rule names are this program's own: two policies can compile to the

@@ -171,7 +171,7 @@ def test_one_ruleset_per_version_registered_once():
     lps = shipped()
     first = [ENGINE.prepare(lp) for lp in lps]
     again = [DurableEngine().prepare(lp) for lp in shipped()]
-    assert all(a is b for a, b in zip(first, again, strict=True))
+    assert [(a.name, a.handle) for a in first] == [(b.name, b.handle) for b in again]
     assert {p.name for p in first} == {lp.key for lp in lps}  # <policy-id>@<version>
 
 
