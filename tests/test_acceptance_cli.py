@@ -12,7 +12,6 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
@@ -157,10 +156,9 @@ def _draft(root: Path, version: str, amount: int) -> Path:
     return root
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/durable.py reuses a registered ruleset when only the thresholds differ "
-    "(same definition text, different codings): an edited draft reloaded in the same process "
-    "is decided with the old thresholds under the new sha256. Remove this mark with the fix."))
+# Found by acceptance: durable reused a registered ruleset's codings when only thresholds
+# differed (an edited draft, reloaded, was decided with its old thresholds under its new
+# sha256); fixed in f1784bc. Also what made test_bench_reference[durable] order-dependent.
 def test_durable_decides_an_edited_draft_with_its_own_thresholds(tmp_path: Path) -> None:
     from engine.evaluate import Decider
     from engine.registry import Registry
