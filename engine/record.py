@@ -202,7 +202,12 @@ class DecisionLog:
         }
         try:
             parts = canonical_parts(body)
-        except (TypeError, ValueError) as exc:
+            for text in parts.values():
+                # A lone surrogate (JSON "\\ud800") cannot be UTF-8: refuse it here, not
+                # in the leader's hash, where it would fail the whole group. isascii is O(1).
+                if not text.isascii():
+                    text.encode("utf-8")
+        except (TypeError, ValueError) as exc:  # UnicodeEncodeError is a ValueError
             raise ValueError(f"entry cannot be recorded: {exc}") from exc
         return Pending(
             body=body,

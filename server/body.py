@@ -11,13 +11,14 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Flask, Response, request
+from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import RequestEntityTooLarge
 
+from engine.errors import FieldError
 from server.errors import ApiProblem
 
-__all__ = ["JsonProvider", "read_json"]
+__all__ = ["JsonProvider", "read_json", "unicode_problem"]
 
 
 class JsonProvider(DefaultJSONProvider):
@@ -69,6 +70,9 @@ def read_json() -> Any:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ApiProblem(400, f"The body is not UTF-8 (byte {exc.start}).") from None
+    # Only a \\uXXXX escape can make a lone surrogate (the bytes were valid UTF-8); the
+    # parse of the body checks the strings only then (``unicode_problem``).
+    g.crmc_escaped_surrogate = "\\ud" in text or "\\uD" in text
     try:
         return json.loads(text, parse_constant=_no_constants)
     except json.JSONDecodeError as exc:
@@ -83,3 +87,20 @@ def read_json() -> Any:
     except (ValueError, RecursionError) as exc:
         # NaN/Infinity, integers over Python's digit limit, absurd nesting
         raise ApiProblem(400, f"Unusable JSON: {str(exc)[:200]}.") from None
+
+
+def unicode_problem(value: Any, prefix: str = "") -> ApiProblem | None:
+    """422 for a string or member name that is a lone surrogate escape (``"\\ud800"``):
+    valid JSON syntax, but not Unicode, so no decision on it could be logged or sent."""
+    if not g.get("crmc_escaped_surrogate"):
+        return None
+    from engine.json_locate import bad_string_pointer
+
+    pointer = bad_string_pointer(value)
+    if pointer is None:
+        return None
+    at = prefix + ("" if pointer == "/" else pointer)
+    return ApiProblem(
+        422, "The request is not valid.",
+        errors=[FieldError(at, "is not valid Unicode (a lone surrogate escape)")],
+    )

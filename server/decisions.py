@@ -25,7 +25,7 @@ from server.api_models import (
 )
 from server.app import Services, services
 from server.auth import current_key, require
-from server.body import read_json
+from server.body import read_json, unicode_problem
 from server.errors import ApiProblem, field_errors, problem_body, refused_errors
 from server.openapi import documented
 
@@ -34,13 +34,18 @@ __all__ = ["bp"]
 bp = Blueprint("decisions", __name__)
 
 
-def parse(model: type[BaseModel], body: Any, prefix: str = "") -> Any:
-    """``body`` validated as ``model``; 422 with every error located in the request."""
+def parse(model: type[BaseModel], body: Any, prefix: str = "", *, strings: bool = True) -> Any:
+    """``body`` validated as ``model``; 422 with every error located in the request.
+
+    ``strings``: also refuse text that is not Unicode (a batch checks each item instead,
+    so that such an item fails alone)."""
     if not isinstance(body, dict):
         raise ApiProblem(
             422, "The request body must be a JSON object.",
             errors=[FieldError(prefix, "must be an object")],
         )
+    if strings and (problem := unicode_problem(body, prefix)) is not None:
+        raise problem
     try:
         return model.model_validate(body)
     except ValidationError as exc:
@@ -122,7 +127,7 @@ def _item_problem(index: int, exc: Exception) -> dict[str, Any]:
 @require("decide")
 def batch() -> Any:
     svc = services()
-    envelope: BatchEnvelope = parse(BatchEnvelope, read_json())
+    envelope: BatchEnvelope = parse(BatchEnvelope, read_json(), strings=False)
     defaults = envelope.model_dump(include=set(DecisionOptions.model_fields), exclude_none=True)
     results: list[dict[str, Any]] = []
     entries: list[dict[str, Any]] = []

@@ -6,8 +6,8 @@ hashing the chain. The service answers 500 — and, because entries are committe
 groups, concurrent good requests that share the group fail with it. Contract §4: never a
 500 for anything a client sends; issue 4: a bad batch item never fails the others.
 
-The fix belongs to ``server/`` / ``engine/facts*.py`` / ``engine/record*.py`` (their owners
-are still at work): these tests are strict xfails until then; remove the marks with it.
+Fixed: the service refuses such a string with 422 and its pointer (``server/body.py``),
+and the decision log refuses an entry it cannot encode before it joins a group.
 """
 
 from __future__ import annotations
@@ -19,11 +19,6 @@ from http_support import SEED, add_keys, assert_problem, bearer, make_app
 
 LONE_NAME = json.dumps({"facts": {**SEED, "profile": {**SEED["profile"], "name": "@@"}}})
 LONE_NAME = LONE_NAME.replace('"@@"', '"\\ud800"')
-
-FIX_PENDING = pytest.mark.xfail(strict=True, reason=(
-    "lone surrogate in a facts string: UnicodeEncodeError in the decision log's hash chain "
-    "-> 500 (engine/record_store.chain_rows); refuse it as 400/422 up front"))
-
 
 @pytest.fixture
 def app(tmp_path):
@@ -45,14 +40,12 @@ def _post(client, keys, path: str, raw: str):
                        headers=bearer(keys["decide"]))
 
 
-@FIX_PENDING
 def test_a_lone_surrogate_in_the_facts_is_a_client_error(client, keys):
     resp = _post(client, keys, "/v1/decisions", LONE_NAME)
     assert resp.status_code in (400, 422), resp.get_data(as_text=True)
     assert_problem(resp, resp.status_code)
 
 
-@FIX_PENDING
 def test_a_lone_surrogate_in_one_batch_item_fails_that_item_only(client, keys):
     item = json.loads(LONE_NAME.replace('"\\ud800"', '"@@"'))
     raw = json.dumps({"items": [item, {"facts": SEED}]}).replace('"@@"', '"\\ud800"')

@@ -130,3 +130,11 @@ def test_a_non_finite_number_fails_the_entry_before_anything_is_written() -> Non
     entry = make_entry(5, risk={"grade": "good", "expected_loss_rate": math.nan})
     with pytest.raises(ValueError, match="cannot be recorded"):
         DecisionLog(None, None, checkpoint_every=0).prepare(entry)  # type: ignore[arg-type]
+
+
+def test_a_lone_surrogate_fails_the_entry_before_anything_is_written() -> None:
+    # JSON's "\ud800" parses to a str that has no UTF-8 form: the hash could not be taken.
+    entry = make_entry(6)
+    entry["request"]["facts"]["profile"]["name"] = "\ud800"
+    with pytest.raises(ValueError, match="cannot be recorded"):
+        DecisionLog(None, None, checkpoint_every=0).prepare(entry)  # type: ignore[arg-type]
