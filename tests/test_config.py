@@ -49,3 +49,14 @@ def test_the_audit_key_is_never_in_the_repr() -> None:
 def test_a_bad_value_names_its_variable(env: dict[str, str], names: str) -> None:
     with pytest.raises(ValueError, match=names):
         Settings.from_env(env)
+
+
+def test_the_cli_reports_a_bad_setting_as_a_usage_error() -> None:
+    from click.testing import CliRunner
+
+    from engine.cli import main
+
+    result = CliRunner().invoke(main, ["policies"], env={"CRMC_MAX_BODY": "abc"})
+    assert result.exit_code == 2
+    assert "CRMC_MAX_BODY" in result.output
+    assert "Traceback" not in result.output

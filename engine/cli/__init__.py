@@ -57,3 +57,9 @@ def main() -> None:
 
     Configuration comes from CRMC_* environment variables (see the README).
     """
+    from engine.config import Settings
+
+    try:
+        Settings.from_env()
+    except ValueError as exc:  # a bad CRMC_* value: one line and exit 2, not a traceback
+        raise click.UsageError(str(exc)) from None
