@@ -336,4 +336,4 @@ def load_registry(policies_dir: str | Path) -> Any:
     """The policy registry (``policies/tests`` holds test cases and is skipped by it)."""
     from engine.registry import Registry
 
-    return Registry.load(policies_dir)
+    return Registry.load(policies_dir, lock=True)  # a deleted lock is refused, not skipped

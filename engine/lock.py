@@ -7,7 +7,8 @@ hash. ``crmc publish`` is the only writer of the lock; ``crmc validate`` (and
 * ``lock-changed`` — a published version's content differs from its locked hash, its
   ``effective_to`` differs from the locked one, or it was set back to draft: publish a
   new version instead;
-* ``lock-missing`` — an active version that was never published through the lock;
+* ``lock-missing`` — an active version that was never published through the lock, or
+  the lock file itself is gone (a deleted lock must not switch the check off);
 * ``lock-orphan`` — the lock names a version whose file is gone (published versions are
   kept, retired if need be, so that logged decisions stay replayable);
 * ``lock-format`` — the lock file itself is unreadable.
@@ -138,10 +139,8 @@ def check_lock(lock: Lock, versions: Iterable[LockEntry], *,
         locked = lock.entries.get(v.key)
         if locked is None:
             if v.status == "active" and v.key not in publishing:
-                problems.append(v.document.problem(
-                    ("status",), "lock-missing",
-                    f"active version {v.key} is not in {LOCK_NAME}: active versions are "
-                    f"published with `crmc publish` (set status: draft, then publish it)"))
+                problems.append(v.document.problem(("status",), "lock-missing",
+                                                   _missing(lock, v)))
         elif v.status == "draft":
             problems.append(v.document.problem(
                 ("status",), "lock-changed",
@@ -166,6 +165,15 @@ def check_lock(lock: Lock, versions: Iterable[LockEntry], *,
                                 f"published versions must be kept: retire them instead",
                                 f"$.versions[{key!r}]"))
     return problems
+
+
+def _missing(lock: Lock, v: LockEntry) -> str:
+    """Why a published version without a lock entry is refused."""
+    if not lock.exists:  # deleting the lock must not switch the immutability check off
+        return (f"{v.status} version {v.key} cannot be checked: {lock.path} does not exist; "
+                f"restore it from version control (versions go live with `crmc publish`)")
+    return (f"active version {v.key} is not in {LOCK_NAME}: active versions are published "
+            f"with `crmc publish` (set status: draft, then publish it)")
 
 
 def _sort_key(key: str) -> tuple:

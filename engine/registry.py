@@ -216,7 +216,9 @@ class Registry:
         """Load and check a directory; raises :class:`PolicyError` with every problem.
 
         ``lock`` as in :func:`check_directory`; by default the lock is checked when
-        ``policies.lock`` exists (directories built by tests may have none).
+        ``policies.lock`` exists (directories built by tests may have none). Whatever
+        serves or replays decisions from the configured directory passes ``lock=True``:
+        deleting the lock must not switch the immutability check off.
         """
         result = check_directory(directory, lock=lock)
         if result.problems:

@@ -108,10 +108,12 @@ def test_compare_treats_integral_floats_as_ints_but_not_bools() -> None:
 
 
 @pytest.fixture
-def env(tmp_path: Path, policies: Path) -> dict[str, str]:
+def env(tmp_path: Path) -> dict[str, str]:
+    locked = tmp_path / "locked-policies"  # the commands refuse a directory without its lock
+    shutil.copytree(POLICIES, locked, ignore=shutil.ignore_patterns("tests"))
     return {
         "CRMC_DATABASE_URL": f"sqlite:///{tmp_path}/var/decisions.db",
-        "CRMC_POLICIES_DIR": str(policies),
+        "CRMC_POLICIES_DIR": str(locked),
         "CRMC_AUDIT_KEY": AUDIT_KEY,
         "CRMC_AUDIT_KEY_FILE": str(tmp_path / "var" / "audit.key"),
     }

@@ -153,7 +153,7 @@ def replay(
 
     settings = Settings.from_env()
     try:
-        replayer = Replayer(Registry.load(settings.policies_dir), engine)
+        replayer = Replayer(Registry.load(settings.policies_dir, lock=True), engine)
     except PolicyError as exc:
         click.echo(str(exc), err=True)
         sys.exit(2)

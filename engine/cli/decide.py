@@ -40,7 +40,7 @@ __all__ = ["Located", "command", "error_lines", "load_registry", "located_errors
 
 def load_registry(directory: Path) -> Registry:
     """The policy registry of ``directory`` (raises PolicyError with every problem)."""
-    return Registry.load(directory)
+    return Registry.load(directory, lock=True)  # a deleted lock is refused, not skipped
 
 
 def parse_pins(pins: tuple[str, ...]) -> dict[str, str]:
