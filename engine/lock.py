@@ -7,8 +7,9 @@ hash. ``crmc publish`` is the only writer of the lock; ``crmc validate`` (and
 * ``lock-changed`` — a published version's content differs from its locked hash, its
   ``effective_to`` differs from the locked one, or it was set back to draft: publish a
   new version instead;
-* ``lock-missing`` — an active version that was never published through the lock, or
-  the lock file itself is gone (a deleted lock must not switch the check off);
+* ``lock-missing`` — an active or retired version that was never published through the
+  lock (a version is retired only after it was active), or the lock file itself is gone
+  (a deleted lock must not switch the check off);
 * ``lock-orphan`` — the lock names a version whose file is gone (published versions are
   kept, retired if need be, so that logged decisions stay replayable);
 * ``lock-format`` — the lock file itself is unreadable.
@@ -40,6 +41,8 @@ __all__ = ["LOCK_NAME", "Lock", "LockEntry", "Locked", "atomic_write", "check_lo
 
 LOCK_NAME = "policies.lock"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
+# Statuses only `crmc publish` leads to: a version is retired only after it was active.
+PUBLISHED = frozenset({"active", "retired"})
 _NOTE = "sha256 of every published policy version; written by `crmc publish`, never by hand"
 
 
@@ -138,7 +141,7 @@ def check_lock(lock: Lock, versions: Iterable[LockEntry], *,
         seen.add(v.key)
         locked = lock.entries.get(v.key)
         if locked is None:
-            if v.status == "active" and v.key not in publishing:
+            if v.status in PUBLISHED and v.key not in publishing:
                 problems.append(v.document.problem(("status",), "lock-missing",
                                                    _missing(lock, v)))
         elif v.status == "draft":
@@ -168,10 +171,13 @@ def check_lock(lock: Lock, versions: Iterable[LockEntry], *,
 
 
 def _missing(lock: Lock, v: LockEntry) -> str:
-    """Why a published version without a lock entry is refused."""
+    """Why a published (active or retired) version without a lock entry is refused."""
     if not lock.exists:  # deleting the lock must not switch the immutability check off
         return (f"{v.status} version {v.key} cannot be checked: {lock.path} does not exist; "
                 f"restore it from version control (versions go live with `crmc publish`)")
+    if v.status == "retired":
+        return (f"retired version {v.key} is not in {LOCK_NAME}: a version is retired only "
+                f"after it was published with `crmc publish`; a new version starts as draft")
     return (f"active version {v.key} is not in {LOCK_NAME}: active versions are published "
             f"with `crmc publish` (set status: draft, then publish it)")
 

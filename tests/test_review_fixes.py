@@ -69,3 +69,36 @@ def test_decide_with_the_lock_in_place_still_works(policies: Path) -> None:
     assert result.exit_code == 0, result.output
     assert json.loads(result.stdout)["segment"]["value"] == "high_net_worth"
     assert check_directory(policies, lock=True).problems == []
+
+
+# --- 2. retired versions are published versions ------------------------------------------
+
+
+def _retired(policies: Path, version: str) -> Path:
+    source = (policies / "risk" / "1.0.0.yaml").read_text()
+    text = (source.replace("version: 1.0.0", f"version: {version}")
+            .replace("status: active", "status: retired")
+            .replace("risk_weight: 2.50", "risk_weight: 0.10"))
+    path = policies / "risk" / f"{version}.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_a_retired_version_without_a_lock_entry_is_refused(policies: Path) -> None:
+    # was: only active versions needed a lock entry, so a new `status: retired` file with
+    # any content loaded and could be pinned by a decision.
+    path = _retired(policies, "0.9.0")
+    (problem,) = check_directory(policies, lock=True).problems
+    assert (problem.file, problem.code, problem.line, problem.col) == (
+        str(path), "lock-missing", 6, 9)
+    assert "retired only after it was published" in problem.message
+    result = crmc("decide", "--policies", str(policies), "--engine", "compiled",
+                  "--pin", "risk=0.9.0", str(SEED))
+    assert result.exit_code == 1 and f"{path}:6:9: lock-missing" in result.stderr
+
+
+def test_an_edited_retired_version_is_a_change(policies: Path) -> None:
+    path = policies / "risk" / "1.0.0.yaml"
+    path.write_text(path.read_text().replace("status: active", "status: retired")
+                    .replace("risk_weight: 2.50", "risk_weight: 2.40"))
+    assert [p.code for p in check_directory(policies, lock=True).problems] == ["lock-changed"]
