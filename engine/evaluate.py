@@ -133,8 +133,9 @@ class Decider:
         one answer lists every problem; nothing if the policies cannot be selected."""
         if not isinstance(facts, Mapping):
             return []
-        try:
-            day = as_of or dt.date.fromisoformat(str(facts.get("as_of")))
+        stated = facts.get("as_of")
+        try:  # the stated date only if it is one (str() of a deep list would recurse)
+            day = as_of or dt.date.fromisoformat(stated if isinstance(stated, str) else "")
         except ValueError:
             day = dt.datetime.now(dt.UTC).date()
         try:

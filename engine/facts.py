@@ -8,6 +8,11 @@ into the facts document (``/financials/dscr``) and a message saying what was exp
    an engine (durable_rules would compare it lexicographically);
 2. the request currency against the base currency of the selected policies;
 3. the ``requires`` list of every selected policy.
+
+Whatever arrives, the answer is a list of errors, never an exception: a document nested
+deeper than ``MAX_DEPTH`` is refused before jsonschema sees it (jsonschema's messages
+``repr()`` the offending value, which recurses), and at most ``MAX_ERRORS`` errors are
+returned (a document with thousands of unknown fields is answered as fast as a small one).
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import difflib
 import json
 import math
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,6 +36,8 @@ from engine.seam import LoadedPolicy
 
 __all__ = [
     "FACTS_SCHEMA_PATH",
+    "MAX_DEPTH",
+    "MAX_ERRORS",
     "certainly_valid",
     "check_currency",
     "check_requires",
@@ -37,6 +45,12 @@ __all__ = [
 ]
 
 FACTS_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "facts.schema.json"
+
+# Facts need three levels (document, group, value); far deeper is an attack or an accident.
+MAX_DEPTH = 32
+# Errors returned at most (then one "... and N more errors" at "/"): enough to fix a
+# document, and bounded work (and response size) for a hostile one.
+MAX_ERRORS = 100
 
 _TYPE_NAMES = {
     "number": "a number",
@@ -88,18 +102,35 @@ def _allowed_names(schema: Mapping[str, Any]) -> list[str]:
     return sorted(schema.get("properties", {}))
 
 
-def _errors_of(error: ValidationError) -> Iterator[FieldError]:
+@dataclass(frozen=True)
+class _UnknownField:
+    """An unknown field whose "did you mean" hint is computed only if it is reported
+    (difflib per name is the costly part of a document with thousands of unknown fields)."""
+
+    path: str
+    name: str
+    allowed: tuple[str, ...]
+
+    @property
+    def message(self) -> str:  # without the hint: the sort key
+        return "unknown field; expected one of " + ", ".join(self.allowed)
+
+    def resolve(self) -> FieldError:
+        hint = difflib.get_close_matches(self.name, self.allowed, n=1)
+        did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
+        msg = f"unknown field{did_you_mean}; expected one of " + ", ".join(self.allowed)
+        return FieldError(self.path, msg)
+
+
+def _errors_of(error: ValidationError) -> Iterator[FieldError | _UnknownField]:
     """One or more located FieldErrors for a jsonschema error (its own path, not re-derived)."""
     path = list(error.absolute_path)
     kind, expected, value = error.validator, error.validator_value, error.instance
     if kind == "additionalProperties":
-        allowed = _allowed_names(error.schema)
+        allowed = tuple(_allowed_names(error.schema))
         extra = sorted(set(value) - set(allowed)) if isinstance(value, Mapping) else []
         for name in extra:
-            hint = difflib.get_close_matches(name, allowed, n=1)
-            did_you_mean = f" (did you mean '{hint[0]}'?)" if hint else ""
-            msg = f"unknown field{did_you_mean}; expected one of " + ", ".join(allowed)
-            yield FieldError(_pointer([*path, name]), msg)
+            yield _UnknownField(_pointer([*path, name]), name, allowed)
         return
     if kind == "required":
         present = set(value) if isinstance(value, Mapping) else set()
@@ -171,32 +202,75 @@ def _non_finite(node: Any, path: list[Any]) -> Iterator[FieldError]:
             yield from _non_finite(child, [*path, i])
 
 
+def _too_deep(facts: Any, limit: int = MAX_DEPTH) -> list[FieldError]:
+    """The objects and lists nested more than ``limit`` levels deep (the document itself is
+    level 1), each at its outermost offending pointer. Iterative: any depth ``json.loads``
+    accepted is walked without recursion."""
+    message = f"nested too deeply (more than {limit} levels)"
+    found: list[FieldError] = []
+    todo: list[tuple[Any, tuple[Any, ...]]] = [(facts, ())]
+    while todo:
+        node, path = todo.pop()
+        if isinstance(node, Mapping):
+            children: Iterable[tuple[Any, Any]] = node.items()
+        elif isinstance(node, list):
+            children = enumerate(node)
+        else:
+            continue
+        if len(path) >= limit:  # this container is level len(path) + 1
+            found.append(FieldError(_pointer(path), message))
+            continue
+        todo.extend((child, (*path, key)) for key, child in children)
+    return found
+
+
+def _and_more(count: int) -> list[FieldError]:
+    """The closing error of a capped list (nothing when nothing was left out)."""
+    return [FieldError("/", f"... and {count} more errors")] if count > 0 else []
+
+
 def certainly_valid(facts: Any) -> bool:
     """True only when ``schema_errors`` would find nothing and every object in the document
     is a plain ``dict`` (False means "ask ``schema_errors``", not "invalid")."""
     fast = _fast_check()
-    # the compiled check also refuses non-finite numbers (see engine.facts_fast)
-    return fast is not None and fast(facts)
+    if fast is None:
+        return False
+    try:
+        # the compiled check also refuses non-finite numbers (see engine.facts_fast)
+        return fast(facts)
+    except RecursionError:  # a deep value where the schema has no type: the slow path
+        return False
 
 
 def schema_errors(facts: Any) -> list[FieldError]:
-    """Every problem of a facts document against the facts schema, sorted by pointer.
+    """Every problem of a facts document against the facts schema, sorted by pointer
+    (at most ``MAX_ERRORS`` of them, then one error at "/" saying how many more).
 
     A valid document (the common case) is recognised by the schema compiled into closures
     (``engine.facts_fast``); jsonschema runs only to explain a document that is not
-    certainly valid, so every error still comes from jsonschema's own paths.
+    certainly valid, so every error still comes from jsonschema's own paths. A document
+    nested too deeply gets only the depth errors: jsonschema never sees it.
     """
     if certainly_valid(facts):
         return []
-    found = {e for err in _validator().iter_errors(facts) for e in _errors_of(err)}
-    found.update(_non_finite(facts, []))
-    return sorted(found, key=lambda e: (e.path, e.message))
+    deep = _too_deep(facts)
+    if deep:
+        deep.sort(key=lambda e: e.path)
+        return deep[:MAX_ERRORS] + _and_more(len(deep) - MAX_ERRORS)
+    try:
+        found = {e for err in _validator().iter_errors(facts) for e in _errors_of(err)}
+        found.update(_non_finite(facts, []))
+    except RecursionError:  # backstop: the depth limit should make this unreachable
+        return [FieldError("/", "document nested too deeply to check")]
+    ordered = sorted(found, key=lambda e: (e.path, e.message))
+    shown = [e.resolve() if isinstance(e, _UnknownField) else e for e in ordered[:MAX_ERRORS]]
+    return shown + _and_more(len(ordered) - MAX_ERRORS)
 
 
 def check_currency(facts: Mapping[str, Any], policies: Iterable[LoadedPolicy]) -> list[FieldError]:
     """The request currency must be the base currency of every selected policy."""
     currency = lookup(facts, "request.currency")
-    if currency is MISSING:
+    if not isinstance(currency, str):  # absent, or the schema's error (no repr of a list)
         return []
     bases = sorted({lp.policy.currency for lp in policies})
     if bases and any(currency != b for b in bases):
