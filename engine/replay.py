@@ -20,9 +20,11 @@ from typing import Any
 
 from engine.errors import DecisionRefused, NoPolicyInForce, UnknownPolicyVersion
 from engine.evaluate import Decider
+from engine.model import RiskPolicy, SwotPolicy, leaves, rule_tables
 from engine.registry import Registry
+from engine.seam import LoadedPolicy
 
-__all__ = ["ReplayResult", "Replayer", "compare", "format_result"]
+__all__ = ["ReplayResult", "Replayer", "compare", "facts_read", "format_result", "masked_reads"]
 
 IGNORED = ("decision_id", "decided_at")
 
@@ -90,6 +92,39 @@ def compare(recorded: Any, replayed: Any, path: str = "") -> list[dict[str, Any]
     return [{"path": path or "/", "recorded": recorded, "replayed": replayed}]
 
 
+# Read by the pipeline for every version whatever its rules say: the currency check
+# (every version has a currency). Risk versions also read the tenor (facts_read).
+_ALWAYS_READ = ("request.currency",)
+
+
+def facts_read(lp: LoadedPolicy) -> set[str]:
+    """Dotted fact paths a policy version reads: its rules' leaves, its SWOT indicators'
+    facts, its ``requires`` (and what the pipeline reads for every version of its kind)."""
+    policy = lp.policy
+    paths = {*_ALWAYS_READ, *policy.requires}
+    for rules in rule_tables(policy).values():
+        paths |= {leaf.fact for rule in rules for leaf in leaves(rule.when)}
+    if isinstance(policy, SwotPolicy):
+        paths |= {indicator.fact for indicator in policy.indicators}
+    if isinstance(policy, RiskPolicy):
+        paths.add("request.tenor_years")
+    return paths
+
+
+def _pointer_path(pointer: str) -> str:
+    """``/financials/dscr`` (a masked pointer, relative to the facts) as ``financials.dscr``."""
+    tokens = [t.replace("~1", "/").replace("~0", "~") for t in pointer.lstrip("/").split("/")]
+    return ".".join(tokens)
+
+
+def masked_reads(masked: list[str], read: set[str]) -> list[str]:
+    """The masked pointers that are, contain or lie inside a fact the versions read."""
+    def overlaps(path: str) -> bool:
+        return any(path == r or r.startswith(path + ".") or path.startswith(r + ".")
+                   for r in read)
+    return [pointer for pointer in masked if overlaps(_pointer_path(pointer))]
+
+
 class Replayer:
     """Replays records against one registry; one Decider per engine, prepared once."""
 
@@ -103,7 +138,10 @@ class Replayer:
             self._deciders[name] = Decider(self.registry, name)
         return self._deciders[name]
 
-    def _check_policies(self, record: Mapping[str, Any], result: ReplayResult) -> None:
+    def _check_policies(self, record: Mapping[str, Any], result: ReplayResult
+                        ) -> list[LoadedPolicy]:
+        """The recorded versions as the registry has them; notes what changed or is gone."""
+        found: list[LoadedPolicy] = []
         for ref in record.get("policies") or []:
             try:
                 loaded = self.registry.get(ref["id"], ref["version"])
@@ -113,6 +151,7 @@ class Replayer:
                     f"policy {ref['id']} {ref['version']} is no longer in the policy directory"
                 )
                 continue
+            found.append(loaded)
             if loaded.sha256 != ref.get("sha256"):
                 if result.status == "identical":
                     result.status = "policy_changed"
@@ -120,12 +159,22 @@ class Replayer:
                     f"policy {ref['id']} {ref['version']} changed after it was used: recorded "
                     f"sha256 {ref.get('sha256')}, {loaded.path} now has {loaded.sha256}"
                 )
+        return found
 
     def replay(self, record: Mapping[str, Any]) -> ReplayResult:
         decision = record["decision"]
         result = ReplayResult(record["decision_id"], record.get("seq"), "identical")
-        self._check_policies(record, result)
+        versions = self._check_policies(record, result)
         if result.status == "unknown_policy":
+            return result
+        # A masked fact that a version reads would be decided on as "[masked]": the replay
+        # would report a mismatch that is not one.
+        hidden = masked_reads(record.get("masked") or [],
+                              set().union(*map(facts_read, versions)))
+        if hidden:
+            result.status = "not_replayable"
+            result.notes.append(f"cannot decide again: the masked fields {', '.join(hidden)} "
+                                f"are read by the recorded policy versions and not stored")
             return result
         request = record.get("request") or {}
         engine = self.engine or record.get("engine") or decision.get("engine") or "durable"

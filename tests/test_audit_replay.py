@@ -97,6 +97,41 @@ def test_masked_facts_make_a_record_not_replayable(tmp_path: Path, policies: Pat
     assert "/financials/dscr" in result.notes[0]
 
 
+def test_masked_fact_read_by_a_version_is_not_replayable_rather_than_a_mismatch(
+        tmp_path: Path, policies: Path) -> None:
+    # was: the masked value passed the facts check ("[masked]" is a valid free-text
+    # industry), the rule on it did not match in replay and a false mismatch was reported.
+    source = (policies / "classification" / "1.1.0.yaml").read_text()
+    rule = ("rules:\n  - id: industry-partner\n    description: By industry.\n"
+            "    when: {fact: profile.industry, eq: manufacturing}\n"
+            "    then: {segment: strategic_partner}\n")
+    draft = (source.replace("version: 1.1.0", "version: 9.0.0")
+             .replace("status: active", "status: draft").replace("rules:\n", rule, 1))
+    (policies / "classification" / "9.0.0.yaml").write_text(draft)
+    url = f"sqlite:///{tmp_path}/decisions.db"
+    registry = Registry.load(policies)
+    facts = example_facts("seed-case")
+    decision = Decider(registry, "compiled").decide(facts, pins={"classification": "9.0.0"})
+    assert decision.segment.value == "strategic_partner"
+    log = open_log(url, settings(tmp_path, audit_mask=("/profile/industry", "/profile/name")))
+    log.append(make_entry(decision, facts, pins={"classification": "9.0.0"}))
+    record = log.get(decision.decision_id)
+    log.close()
+    assert record["masked"] == ["/profile/industry", "/profile/name"]
+    result = Replayer(registry).replay(record)
+    assert result.status == "not_replayable", result
+    assert "/profile/industry" in result.notes[0] and "/profile/name" not in result.notes[0]
+
+
+def test_masked_fact_no_version_reads_still_replays(tmp_path: Path, policies: Path) -> None:
+    url = f"sqlite:///{tmp_path}/decisions.db"
+    ids = log_decisions(url, tmp_path, policies, audit_mask=("/profile/name",))
+    log = open_log(url, settings(tmp_path))
+    result = Replayer(Registry.load(policies)).replay(log.get(ids[0]))
+    log.close()
+    assert result.status == "identical", result
+
+
 def test_compare_treats_integral_floats_as_ints_but_not_bools() -> None:
     assert compare({"a": [1, 2]}, {"a": [1, 2, 3]}) == [
         {"path": "/a/2", "recorded": "(absent)", "replayed": 3}
