@@ -30,7 +30,7 @@ __all__ = ["KEY_PREFIX", "ROLES", "ApiKey", "KeyStore", "KeyStoreError", "hash_k
 
 ROLES = ("decide", "audit", "admin")
 KEY_PREFIX = "crmc_"  # recognisable in secret scanners and in a leaked config file
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9._-]{1,64}")  # fullmatch: "$" lets a final "\n" by
 FILE_VERSION = 1
 
 
@@ -116,7 +116,7 @@ class KeyStore:
         current = list(self.entries())
         if name is None:
             name = self._free_name(role, {k.name for k in current})
-        if not NAME_PATTERN.match(name):
+        if not NAME_PATTERN.fullmatch(name):
             raise KeyStoreError(f"key name must be 1–64 of [A-Za-z0-9._-], not {name!r}")
         if any(k.name == name for k in current):
             raise KeyStoreError(f"a key named {name!r} exists already")

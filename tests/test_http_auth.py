@@ -142,3 +142,11 @@ def test_crmc_keys_add_prints_the_key_alone_on_stdout(tmp_path):
     assert runner.invoke(main, ["keys", "revoke", "svc"], env=env).exit_code == 0
     assert runner.invoke(main, ["keys", "revoke", "svc"], env=env).exit_code == 1
     assert runner.invoke(main, ["keys", "add", "--role", "root"], env=env).exit_code == 2
+
+
+def test_a_key_name_with_a_trailing_newline_is_refused(tmp_path):
+    # was: NAME_PATTERN.match with "$" accepted "svc\n" (a "$" matches before a final newline)
+    store = KeyStore(tmp_path / "var" / "keys.json")
+    with pytest.raises(KeyStoreError, match="key name"):
+        store.add("decide", "svc\n")
+    assert list(store.entries()) == []
