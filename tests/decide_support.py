@@ -1,13 +1,12 @@
 """Helpers for the decision tests: the default registry, deciders per engine, examples.
 
-The durable engine is another engineer's module; until ``engine/durable.py`` exists its
-half of the tests skips with that reason (and runs as soon as the module is there).
+Both engines always run: ``engine.durable`` is imported here, so a broken durable engine
+fails every decision suite loudly instead of skipping half of it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import json
 from functools import lru_cache
 from pathlib import Path
@@ -15,6 +14,7 @@ from typing import Any
 
 import pytest
 
+import engine.durable  # noqa: F401  (never skipped: an import error fails the suites)
 from engine.evaluate import Decider
 from engine.registry import Registry
 
@@ -26,13 +26,9 @@ EXAMPLE_NAMES = ("seed-case", "strategic-partner", "general-client", "distressed
 
 FROZEN_AT = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 
-DURABLE_MISSING = importlib.util.find_spec("engine.durable") is None
-needs_durable = pytest.mark.skipif(
-    DURABLE_MISSING, reason="engine/durable.py (issue 3, durable engine) is not in the tree yet"
-)
 ENGINE_PARAMS = [
     pytest.param("compiled", id="compiled"),
-    pytest.param("durable", id="durable", marks=needs_durable),
+    pytest.param("durable", id="durable"),
 ]
 
 

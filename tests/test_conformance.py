@@ -21,7 +21,6 @@ from typing import Any
 
 import pytest
 from decide_support import (
-    DURABLE_MISSING,
     EXAMPLE_NAMES,
     FROZEN_AT,
     ROOT,
@@ -34,10 +33,6 @@ from hypothesis import strategies as st
 
 from engine.errors import DecisionRefused
 from engine.model import SwotPolicy, leaves, rule_tables
-
-pytestmark = pytest.mark.skipif(
-    DURABLE_MISSING, reason="engine/durable.py (the durable engine, issue 3) is not in the tree yet"
-)
 
 SCHEMA = json.loads((ROOT / "schemas" / "facts.schema.json").read_text(encoding="utf-8"))
 EXTREMES: tuple[int | float, ...] = (
