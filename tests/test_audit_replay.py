@@ -218,3 +218,18 @@ def test_broken_log_fails_verify_and_replay(env: dict[str, str], tmp_path: Path)
     assert json.loads(verified.stdout)["first_broken"] == 2
     replayed = crmc(env, "audit", "replay", "--all")
     assert replayed.exit_code == 1 and "mismatch" in replayed.stdout
+
+
+def test_csv_export_defuses_spreadsheet_formulas() -> None:
+    # was: a client_id or requester like "=HYPERLINK(...)" was exported as is, a formula
+    # that a spreadsheet runs when an auditor opens the file.
+    from engine.cli.audit import _csv_row
+
+    record = {"seq": 7, "decision_id": "d1", "client_id": "=HYPERLINK(\"http://x\")",
+              "decided_at": "2026-01-01T00:00:00Z", "as_of": "2026-01-01", "requester": "+1",
+              "engine": "-compiled", "decision": {"segment": {"value": "@general"}},
+              "policies": [], "masked": [], "prev_hash": "0" * 64, "hash": "a" * 64}
+    row = _csv_row(record)
+    assert (row["client_id"], row["requester"], row["engine"], row["segment"]) == (
+        "'=HYPERLINK(\"http://x\")", "'+1", "'-compiled", "'@general")
+    assert (row["seq"], row["decision_id"], row["hash"]) == (7, "d1", "a" * 64)

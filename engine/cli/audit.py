@@ -189,7 +189,23 @@ def replay(
     sys.exit(1 if failed else 0)
 
 
+# A cell starting with one of these is a formula to a spreadsheet (CSV injection: a
+# client_id "=HYPERLINK(...)" would run when an auditor opens the export); OWASP's list.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cell(value: Any) -> Any:
+    """A text cell a spreadsheet reads as text: a leading ``'`` before a formula start."""
+    if isinstance(value, str) and value.startswith(_FORMULA_START):
+        return "'" + value
+    return value
+
+
 def _csv_row(record: dict[str, Any]) -> dict[str, Any]:
+    return {k: _cell(v) for k, v in _csv_fields(record).items()}
+
+
+def _csv_fields(record: dict[str, Any]) -> dict[str, Any]:
     decision = record.get("decision") or {}
     return {
         **{k: record.get(k) for k in ("seq", "decision_id", "client_id", "decided_at", "as_of")},
