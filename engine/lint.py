@@ -48,8 +48,8 @@ from engine.load import Document
 from engine.model import Policy, PolicyDocument
 from engine.validate import check_file
 
-__all__ = ["CODES", "Example", "Finding", "Target", "lint_file", "lint_paths", "load_target",
-           "policy_files"]
+__all__ = ["CODES", "Example", "Finding", "Target", "lint_file", "lint_files", "lint_paths",
+           "load_target", "policy_files"]
 
 CODES = {
     "shadowed": "error", "gap": "error", "overlap": "info", "duplicate": "error",
@@ -203,8 +203,12 @@ def lint_file(path: Path, *, overlaps: bool = False, display: str | None = None)
                               overlaps=overlaps))
 
 
+def lint_files(files: Iterable[Path], *, overlaps: bool = False) -> list[Finding]:
+    """Findings of the given policy files (from :func:`policy_files`), sorted."""
+    return sorted(f for path in files for f in lint_file(path, overlaps=overlaps))
+
+
 def lint_paths(paths: Iterable[Path], *, overlaps: bool = False) -> tuple[list[Finding], list[str]]:
     """Findings of every policy file under ``paths``, sorted; and the paths not found."""
     files, missing = policy_files(list(paths))
-    findings = [f for path in files for f in lint_file(path, overlaps=overlaps)]
-    return sorted(findings), missing
+    return lint_files(files, overlaps=overlaps), missing

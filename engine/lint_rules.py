@@ -199,18 +199,9 @@ class Linter:
             return f"{leaf_text(cond)} never holds: no value of the right type is listed"
         if isinstance(cond, NotOf):
             return "negates a condition that always holds, so it never holds"
-        if isinstance(cond, AllOf):
-            by_fact: dict[str, list[Leaf]] = {}
-            for child in cond.all:
-                if isinstance(child, Leaf):
-                    by_fact.setdefault(child.fact, []).append(child)
-            for fact, group in by_fact.items():
-                fs = self.loose.full(fact)
-                for leaf in group:
-                    fs = fs & self.loose.leaf(leaf)
-                if len(group) > 1 and fs.empty:
-                    tests = " and ".join(leaf_text(leaf) for leaf in group)
-                    return f"contradicts itself: {tests} cannot both hold, so it never holds"
+        if isinstance(cond, AllOf) and (clash := _clashing_leaves(cond, self.loose)):
+            tests = " and ".join(leaf_text(leaf) for leaf in clash[1])
+            return f"contradicts itself: {tests} cannot both hold, so it never holds"
         return "contradicts itself: its parts exclude each other, so it never holds"
 
     def unsatisfiable_text(self, cond: Condition) -> str:
@@ -227,22 +218,13 @@ class Linter:
                 allowed = f"is one of {values.describe()}"
             return (f"{leaf_text(cond)} can never hold: in a valid facts document "
                     f"{cond.fact} {allowed}")
-        if isinstance(cond, AllOf):
-            by_fact: dict[str, list[Leaf]] = {}
-            for child in cond.all:
-                if isinstance(child, Leaf):
-                    by_fact.setdefault(child.fact, []).append(child)
-            for fact, group in by_fact.items():
-                fs = self.space.full(fact)
-                for leaf in group:
-                    fs = fs & self.space.leaf(leaf)
-                if len(group) > 1 and fs.empty:
-                    tests = " and ".join(leaf_text(leaf) for leaf in group)
-                    values = self.space.full(fact).values
-                    kind = "an integer " if isinstance(values, NumSet) and values.integer \
-                        else ""
-                    return (f"can never hold: no valid value meets {tests} "
-                            f"({fact} is {kind}{values.describe()})")
+        if isinstance(cond, AllOf) and (clash := _clashing_leaves(cond, self.space)):
+            fact, group = clash
+            tests = " and ".join(leaf_text(leaf) for leaf in group)
+            values = self.space.full(fact).values
+            kind = "an integer " if isinstance(values, NumSet) and values.integer else ""
+            return (f"can never hold: no valid value meets {tests} "
+                    f"({fact} is {kind}{values.describe()})")
         return "can never hold for valid facts: its parts only meet outside the facts " \
                "schema's ranges and enumerations"
 
@@ -326,6 +308,24 @@ class Linter:
                 self.add(("triggers", i, "actions"), "no-actions",
                          f"trigger '{trig.id}' has severity {trig.severity} but no action: "
                          f"name what the warning requires (notify_relationship_manager, ...)")
+
+
+def _clashing_leaves(cond: AllOf, space: Space) -> tuple[str, list[Leaf]] | None:
+    """The first fact that two or more of ``cond``'s direct leaves test and that no value
+    of ``space`` meets together (what a contradiction or unsatisfiability message names)."""
+    by_fact: dict[str, list[Leaf]] = {}
+    for child in cond.all:
+        if isinstance(child, Leaf):
+            by_fact.setdefault(child.fact, []).append(child)
+    for fact, group in by_fact.items():
+        if len(group) < 2:
+            continue
+        fs = space.full(fact)
+        for leaf in group:
+            fs = fs & space.leaf(leaf)
+        if fs.empty:
+            return fact, group
+    return None
 
 
 def _outcome_keys(then: Adjustment) -> set[str]:

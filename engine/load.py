@@ -161,14 +161,7 @@ class _Loader(
         _Resolver.__init__(self)
 
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
-        event = self.peek_event()
-        if isinstance(event, AliasEvent):
-            raise _Refused(event.start_mark, "yaml-alias",
-                           f"alias *{event.anchor} is not allowed in policy files")
-        if isinstance(event, ScalarEvent | MappingStartEvent | SequenceStartEvent) \
-                and event.anchor is not None:
-            raise _Refused(event.start_mark, "yaml-alias",
-                           f"anchor &{event.anchor} is not allowed in policy files")
+        _check_event(self.peek_event())
         return super().compose_node(parent, index)
 
 
@@ -185,16 +178,20 @@ if CParser is not None:
             _Resolver.__init__(self)
 
 
+def _check_event(event: Any) -> None:
+    """Refuse an alias or an anchor (both loaders: an alias bomb is never expanded)."""
+    if isinstance(event, AliasEvent):
+        raise _Refused(event.start_mark, "yaml-alias",
+                       f"alias *{event.anchor} is not allowed in policy files")
+    if isinstance(event, ScalarEvent | MappingStartEvent | SequenceStartEvent) \
+            and event.anchor is not None:
+        raise _Refused(event.start_mark, "yaml-alias",
+                       f"anchor &{event.anchor} is not allowed in policy files")
+
+
 def _refuse_anchors(loader: Any) -> None:
     while loader.check_event():
-        event = loader.get_event()
-        if isinstance(event, AliasEvent):
-            raise _Refused(event.start_mark, "yaml-alias",
-                           f"alias *{event.anchor} is not allowed in policy files")
-        if isinstance(event, ScalarEvent | MappingStartEvent | SequenceStartEvent) \
-                and event.anchor is not None:
-            raise _Refused(event.start_mark, "yaml-alias",
-                           f"anchor &{event.anchor} is not allowed in policy files")
+        _check_event(loader.get_event())
 
 
 class _Refused(Exception):

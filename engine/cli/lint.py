@@ -14,9 +14,9 @@ from pathlib import Path
 
 import click
 
-from engine.config import Settings
+from engine.cli._paths import policy_targets
 from engine.errors import MAX_REPORTED
-from engine.lint import lint_paths, policy_files
+from engine.lint import lint_files, policy_files
 
 
 @click.command("lint")
@@ -32,15 +32,8 @@ def command(paths: tuple[Path, ...], fmt: str, overlaps: bool) -> None:
     PATH is a policy file or a policy directory (default: CRMC_POLICIES_DIR, else
     policies/). Exit 0 clean, 1 findings, 2 usage error.
     """
-    targets = list(paths)
-    if not targets:
-        default = Settings.from_env().policies_dir
-        if not default.is_dir():
-            raise click.UsageError(f"policy directory '{default}' does not exist; "
-                                   f"pass a PATH or set CRMC_POLICIES_DIR")
-        targets = [default]
-    files, _ = policy_files(targets)
-    findings, _ = lint_paths(targets, overlaps=overlaps)
+    files, _ = policy_files(policy_targets(paths))  # click checked that PATHs exist
+    findings = lint_files(files, overlaps=overlaps)
     if fmt == "json":
         click.echo(json.dumps([f.to_json() for f in findings], indent=2, ensure_ascii=False))
     else:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import click
 
-from engine.config import Settings
+from engine.cli._paths import policy_targets
 from engine.errors import Problem, report, report_json
 from engine.lock import LOCK_NAME, LockEntry, check_lock, read_lock
 from engine.registry import check_directory, policy_sha256
@@ -65,14 +65,7 @@ def _check_one_file(path: Path) -> list[Problem]:
               show_default=True, help="json: the problems as a JSON list on stdout.")
 def command(paths: tuple[Path, ...], fmt: str) -> None:
     """Check policy files and directories (default: CRMC_POLICIES_DIR, else policies/)."""
-    targets = list(paths)
-    if not targets:
-        default = Settings.from_env().policies_dir
-        if not default.is_dir():
-            raise click.UsageError(f"policy directory '{default}' does not exist; "
-                                   f"pass a PATH or set CRMC_POLICIES_DIR")
-        targets = [default]
-    count, problems = validate_paths(targets)
+    count, problems = validate_paths(policy_targets(paths))
     if fmt == "json":
         click.echo(report_json(problems))
     if problems:
