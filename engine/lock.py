@@ -133,8 +133,11 @@ def write_lock(path: Path, entries: Mapping[str, Locked]) -> None:
 
 
 def check_lock(lock: Lock, versions: Iterable[LockEntry], *,
-               publishing: frozenset[str] = frozenset()) -> list[Problem]:
-    """Compare versions with the lock. ``publishing``: keys being published right now."""
+               publishing: frozenset[str] = frozenset(),
+               unreadable: frozenset[str] = frozenset()) -> list[Problem]:
+    """Compare versions with the lock. ``publishing``: keys being published right now;
+    ``unreadable``: keys whose file exists but did not load (already reported, and not
+    orphans: "has no file" would send the reader looking for a file that is there)."""
     problems: list[Problem] = []
     seen: set[str] = set()
     for v in versions:
@@ -161,7 +164,7 @@ def check_lock(lock: Lock, versions: Iterable[LockEntry], *,
                 ("effective_to",), "lock-changed",
                 f"effective_to of published version {v.key} was changed (locked: {was}); "
                 f"publish a new version instead: `crmc publish` closes its predecessor"))
-    for key in sorted(set(lock.entries) - seen, key=_sort_key):
+    for key in sorted(set(lock.entries) - seen - unreadable, key=_sort_key):
         line, col = lock.where(key)
         problems.append(Problem(str(lock.path), line, col, "lock-orphan",
                                 f"locked version {key} has no file; "

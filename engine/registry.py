@@ -121,6 +121,7 @@ def check_directory(directory: str | Path, *, lock: bool | None = True,
     result = DirectoryCheck(directory)
     overrides = {Path(k): v for k, v in (overrides or {}).items()}
     entries: list[LockEntry] = []
+    unreadable: set[str] = set()  # versions whose file exists but does not load
     if not directory.is_dir():
         result.problems.append(Problem(str(directory), 0, 0, "io", "not a directory"))
         return result
@@ -133,21 +134,26 @@ def check_directory(directory: str | Path, *, lock: bool | None = True,
         result.checked.append(checked)
         result.problems += checked.problems
         data = checked.document.data if checked.document else None
-        if isinstance(data, dict):
+        key = f"{path.parent.name}@{path.stem}"
+        if not isinstance(data, dict):
+            unreadable.add(key)  # its own problem says why; the lock entry is not orphaned
+        else:
             until = data.get("effective_to")
-            entries.append(LockEntry(f"{path.parent.name}@{path.stem}", policy_sha256(data),
+            entries.append(LockEntry(key, policy_sha256(data),
                                      str(data.get("status")),
                                      until if isinstance(until, str) else None,
                                      checked.document))
     result.problems += _across_versions(result.checked)
     lock_path = directory / LOCK_NAME
     if lock_override is not None:
-        result.problems += check_lock(lock_override, entries, publishing=publishing)
+        result.problems += check_lock(lock_override, entries, publishing=publishing,
+                                      unreadable=frozenset(unreadable))
     elif lock or (lock is None and lock_path.exists()):
         the_lock, lock_problems = read_lock(lock_path)
         result.problems += lock_problems
         if not lock_problems:
-            result.problems += check_lock(the_lock, entries, publishing=publishing)
+            result.problems += check_lock(the_lock, entries, publishing=publishing,
+                                          unreadable=frozenset(unreadable))
     for checked in result.checked:
         if checked.policy is not None and not checked.problems:
             assert checked.document is not None

@@ -229,14 +229,8 @@ def partial_semantics(doc: Document, fs: FactSpace,
                 checker.unique(item["id"], (table, i, "id"), seen)
             if table == "indicators" and isinstance(item.get("fact"), str):
                 checker.fact(item["fact"], (table, i, "fact"))
-            where = json_path((table, i, "when"))
-            if any(b == where or b.startswith((where + ".", where + "[")) for b in broken):
-                continue  # the schema already reported this condition
-            try:
-                cond = _CONDITION.validate_python(item["when"])
-            except (KeyError, ValidationError):
-                continue
-            checker.condition(cond, (table, i, "when"))
+            if "when" in item:
+                _partial_condition(checker, item["when"], (table, i, "when"), broken)
     requires = data.get("requires")
     for i, fact in enumerate(requires if isinstance(requires, list) else []):
         if isinstance(fact, str):
@@ -245,6 +239,32 @@ def partial_semantics(doc: Document, fs: FactSpace,
 
 
 _CONDITION: TypeAdapter[Any] = TypeAdapter(Condition)
+
+
+def _partial_condition(checker: _Semantics, raw: Any, path: JsonPath,
+                       broken: list[str]) -> None:
+    """Check what the schema accepted of one condition: a part without a schema problem
+    is checked whole; inside a broken part each sub-condition on its own, and a broken
+    leaf's fact name (a type error beside a misspelt fact must not hide it)."""
+    where = json_path(path)
+    if not any(b == where or b.startswith((where + ".", where + "[")) for b in broken):
+        try:
+            cond = _CONDITION.validate_python(raw)
+        except ValidationError:
+            return
+        checker.condition(cond, path)
+        return
+    if not isinstance(raw, dict):
+        return
+    for key in ("all", "any"):
+        items = raw.get(key)
+        for j, item in enumerate(items if isinstance(items, list) else []):
+            _partial_condition(checker, item, (*path, key, j), broken)
+    if "not" in raw:
+        _partial_condition(checker, raw["not"], (*path, "not"), broken)
+    fact = raw.get("fact")
+    if isinstance(fact, str) and json_path((*path, "fact")) not in broken:
+        checker.fact(fact, (*path, "fact"))
 
 
 class _Semantics:

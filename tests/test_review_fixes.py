@@ -102,3 +102,39 @@ def test_an_edited_retired_version_is_a_change(policies: Path) -> None:
     path.write_text(path.read_text().replace("status: active", "status: retired")
                     .replace("risk_weight: 2.50", "risk_weight: 2.40"))
     assert [p.code for p in check_directory(policies, lock=True).problems] == ["lock-changed"]
+
+
+# --- 8. crmc validate: nothing hides a misspelt fact; a broken file is not an orphan ------
+
+
+def test_a_misspelt_fact_beside_a_schema_error_in_the_same_condition_is_reported(
+        tmp_path: Path) -> None:
+    # was: a schema problem anywhere in a rule's `when` skipped the fact checks of the
+    # whole condition, so the misspelt sibling fact only showed up after the fix.
+    path = tmp_path / "risk" / "1.0.0.yaml"
+    path.parent.mkdir()
+    text = (POLICIES / "risk" / "1.0.0.yaml").read_text()
+    edits = (("monitoring.days_past_due, gt: 90", "monitoring.dayz_past_due, gt: 90"),
+             ("financials.credit_rating, eq: D}", "financials.credit_rating, eq: D, gt: x}"),
+             ("{fact: financials.dscr, lt: 1.1}", "{fact: financials.dscrr, lt: one}"))
+    for old, new in edits:
+        assert old in text
+        text = text.replace(old, new, 1)
+    path.write_text(text)
+    result = crmc("validate", str(path))
+    assert result.exit_code == 1
+    found = {(line.split(": ")[1], line.split(": ")[2]) for line in result.stderr.splitlines()[:-1]}
+    assert ("unknown-fact", "$.rules[0].when.any[1].fact") in found
+    assert ("unknown-fact", "$.rules[1].when.any[0].fact") in found  # in the broken leaf
+    assert ("schema", "$.rules[0].when.any[2].gt") in found
+
+
+def test_a_locked_version_that_does_not_load_is_not_an_orphan(policies: Path) -> None:
+    # was: `lock-orphan: locked version swot@1.0.0 has no file` beside its yaml-syntax
+    # problem, for a file that is right there.
+    path = policies / "swot" / "1.0.0.yaml"
+    path.write_text(path.read_text() + "\n  bad: [indent\n")
+    problems = check_directory(policies, lock=True).problems
+    assert [(p.file, p.code) for p in problems] == [(str(path), "yaml-syntax")]
+    path.unlink()
+    assert [p.code for p in check_directory(policies, lock=True).problems] == ["lock-orphan"]
