@@ -4,6 +4,7 @@ reports with file:line, expected vs actual and fired rules, exit codes, JSON out
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -87,9 +88,17 @@ def test_facts_problems_are_located():
     assert [c.name for c in suite.cases] == ["duplicate"]
 
 
-def test_missing_path_is_a_problem():
+def test_missing_path_is_a_usage_error_as_in_validate_and_lint():
+    # was: exit 1 with a not-found problem, where validate and lint exit 2
     code, _, err = crmc_test(str(DATA / "does-not-exist"))
-    assert code == 1 and "not-found" in err
+    assert code == 2 and "does-not-exist" in err and "does not exist" in err
+
+
+def test_no_default_test_directory_is_a_usage_error(tmp_path):
+    shutil.copytree(POLICIES, tmp_path / "p", ignore=shutil.ignore_patterns("tests"))
+    result = CliRunner().invoke(main, ["test", "--policies", str(tmp_path / "p")])
+    assert result.exit_code == 2 and "no test cases at" in result.stderr
+    assert "pass a PATH" in result.stderr
 
 
 def test_json_format():

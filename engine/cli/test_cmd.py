@@ -6,7 +6,8 @@ Prints each failing case with its file:line, every expectation that did not hold
 (expected vs actual, at the expectation's own line) and the rules that fired; problems in
 case files print as ``file:line:col: code: $.path: message`` and count as failures. The
 last line is exactly ``N passed, M failed``. Exit 0 when everything passed (and coverage
-reached ``--min-coverage``), 1 otherwise, 2 on usage errors.
+reached ``--min-coverage``), 1 otherwise, 2 on usage errors (including a PATH that does
+not exist, as in ``crmc validate`` and ``crmc lint``).
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ def _coverage_text(report: list[VersionCoverage], minimum: float | None) -> list
 
 
 @click.command(name="test")
-@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@click.argument("paths", nargs=-1, type=click.Path(exists=True, path_type=Path))
 @click.option("--engine", type=click.Choice(ENGINES), default=None,
               help="Rule engine (default: CRMC_ENGINE, else durable).")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text",
@@ -54,6 +55,9 @@ def command(paths: tuple[Path, ...], engine: str | None, fmt: str, with_coverage
     """Run the policy test cases; the last line is `N passed, M failed`."""
     settings = Settings.from_env()
     policies_dir = policies_dir or settings.policies_dir
+    if not paths and not (policies_dir / "tests").is_dir():  # as validate and lint: exit 2
+        raise click.UsageError(f"no test cases at '{policies_dir / 'tests'}'; pass a PATH, "
+                               f"--policies or set CRMC_POLICIES_DIR")
     suite = load_suite(paths or [policies_dir / "tests"])
     try:
         decider = make_decider(policies_dir, engine or settings.engine)
