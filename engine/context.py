@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, Final
 
+from engine import pointer
+
 __all__ = [
     "MISSING",
     "OUTPUT_PATHS",
@@ -155,5 +157,6 @@ def getter(path: str) -> Getter:
 
 
 def to_pointer(path: str) -> str:
-    """JSON pointer of a dotted fact path: ``financials.dscr`` -> ``/financials/dscr``."""
-    return "/" + "/".join(p.replace("~", "~0").replace("/", "~1") for p in path.split("."))
+    """JSON pointer of a dotted fact path: ``financials.dscr`` -> ``/financials/dscr``
+    (for a path given as parts, use ``engine.pointer.to_pointer``)."""
+    return pointer.to_pointer(path.split("."))

@@ -29,6 +29,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import ValidationError
 
+from engine import pointer
 from engine.context import MISSING, lookup, to_pointer
 from engine.errors import FieldError
 from engine.facts_fast import compile_schema
@@ -76,8 +77,8 @@ def _fast_check() -> Callable[[Any], bool] | None:
 
 
 def _pointer(parts: Iterable[Any]) -> str:
-    escaped = (str(p).replace("~", "~0").replace("/", "~1") for p in parts)
-    return "".join("/" + p for p in escaped) or "/"
+    # the whole document is "/" in these error lists (RFC 6901 would say "")
+    return pointer.to_pointer(parts) or "/"
 
 
 def _describe(value: Any) -> str:
