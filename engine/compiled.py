@@ -11,7 +11,8 @@ Semantics (the same as the durable engine's; the conformance suite checks it):
   strings); ``between`` is inclusive on both ends;
 - ``exists: true`` holds when the fact is present, ``exists: false`` when it is absent.
 
-Each closure reads the context (a nested dict, see ``engine.context``) directly; nothing
+Each closure reads the context (plain nested dicts, see ``engine.context``; a group that is
+not exactly a ``dict`` reads as absent, as in ``engine.context.getter``) directly; nothing
 is kept between calls, so one prepared policy serves any number of threads.
 """
 
@@ -22,68 +23,23 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from engine.context import MISSING
+from engine.context import MISSING, getter
 from engine.model import AllOf, AnyOf, Condition, Leaf, NotOf, rule_tables
 from engine.seam import LoadedPolicy
 
 __all__ = ["CompiledEngine", "CompiledPolicy", "compile_condition"]
 
 Predicate = Callable[[Mapping[str, Any]], bool]
-Getter = Callable[[Mapping[str, Any]], Any]
-
-_NUMBER = (int, float)
 
 
-def _getter(path: str) -> Getter:
-    """A reader for a dotted path; specialised for the one- and two-part paths of facts."""
-    parts = tuple(path.split("."))
-    if len(parts) == 1:
-        (a,) = parts
-        return lambda ctx: ctx.get(a, MISSING)
-    if len(parts) == 2:
-        a, b = parts
-
-        def get2(ctx: Mapping[str, Any]) -> Any:
-            group = ctx.get(a)
-            return group.get(b, MISSING) if isinstance(group, dict) else MISSING
-
-        return get2
-
-    def get_n(ctx: Mapping[str, Any]) -> Any:
-        node: Any = ctx
-        for part in parts:
-            if not isinstance(node, dict):
-                return MISSING
-            node = node.get(part, MISSING)
-        return node
-
-    return get_n
-
-
-def _is_number(v: Any) -> bool:
-    cls = v.__class__
-    return cls is int or cls is float
-
-
-class _Values:
-    """A set of expected values partitioned by exact type, for ``in``/``eq`` tests."""
-
-    __slots__ = ("bools", "numbers", "strings")
-
-    def __init__(self, values: list[Any]):
-        self.bools = frozenset(v for v in values if v.__class__ is bool)
-        self.numbers = frozenset(v for v in values if _is_number(v))
-        self.strings = frozenset(v for v in values if v.__class__ is str)
-
-    def __contains__(self, v: Any) -> bool:
-        cls = v.__class__
-        if cls is str:
-            return v in self.strings
-        if cls is bool:
-            return v in self.bools
-        if cls is int or cls is float:
-            return v in self.numbers
-        return False
+def _by_type(values: list[Any]) -> tuple[frozenset[Any], frozenset[Any], frozenset[Any]]:
+    """Expected values partitioned by exact type (strings, numbers, booleans), so that a
+    membership test never equates True with 1 or "1" with 1."""
+    return (
+        frozenset(v for v in values if v.__class__ is str),
+        frozenset(v for v in values if v.__class__ is int or v.__class__ is float),
+        frozenset(v for v in values if v.__class__ is bool),
+    )
 
 
 def _test(op: str, x: Any) -> Callable[[Any], bool]:
@@ -93,10 +49,9 @@ def _test(op: str, x: Any) -> Callable[[Any], bool]:
             return lambda v: v is not MISSING
         return lambda v: v is MISSING
     if op in ("eq", "ne", "in", "not_in"):
-        values = _Values(list(x) if op in ("in", "not_in") else [x])
-        strings, numbers, bools = values.strings, values.numbers, values.bools
+        strings, numbers, bools = _by_type(list(x) if op in ("in", "not_in") else [x])
 
-        def member(v: Any) -> bool:  # _Values.__contains__, inlined
+        def member(v: Any) -> bool:
             cls = v.__class__
             if cls is str:
                 return v in strings
@@ -137,7 +92,7 @@ def _leaf(leaf: Leaf) -> Predicate:
 
         def ordered2(ctx: Mapping[str, Any]) -> bool:
             group = ctx.get(a)
-            if not isinstance(group, dict):
+            if group.__class__ is not dict:  # as engine.context.getter
                 return False
             v = group.get(b)  # None when absent: not a number either
             return (v.__class__ is int or v.__class__ is float) and compare(v, x)
@@ -148,10 +103,10 @@ def _leaf(leaf: Leaf) -> Predicate:
 
         def leaf2(ctx: Mapping[str, Any]) -> bool:
             group = ctx.get(a)
-            return test(group.get(b, MISSING) if isinstance(group, dict) else MISSING)
+            return test(group.get(b, MISSING) if group.__class__ is dict else MISSING)
 
         return leaf2
-    get = _getter(leaf.fact)
+    get = getter(leaf.fact)
     return lambda ctx: test(get(ctx))
 
 
