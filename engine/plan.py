@@ -37,7 +37,7 @@ from engine.model import (
     ProposalPolicy,
     RiskPolicy,
 )
-from engine.steps import Prepared
+from engine.steps import TENOR, Prepared, merge_adjustments, risk_terms
 from engine.trace import MISSING_TEXT, RuleView, display
 
 __all__ = ["ClassificationPlan", "ProposalPlan", "RiskPlan", "WarningPlan", "add_missing"]
@@ -106,9 +106,6 @@ class ClassificationPlan:
         return value, segment, plan
 
 
-_TENOR = getter("request.tenor_years")
-
-
 class RiskPlan:
     def __init__(self, p: Prepared):
         policy = p.loaded.policy
@@ -124,23 +121,15 @@ class RiskPlan:
         k = self.table.winner(matched)
         add_missing(self.table.reads[k], ctx, missing)
         grade, rule_id = self.outcomes[k]
-        terms = self.policy.grades[grade]
-        risk_weight, el_rate = terms.risk_weight, terms.expected_loss_rate
-        if terms.risk_weight_short is not None or terms.expected_loss_rate_short is not None:
-            tenor = _TENOR(ctx)
-            if tenor is MISSING:
-                missing.add("request.tenor_years")  # the short-tenor figures needed it
-            elif tenor.__class__ in (int, float) and tenor < self.policy.short_tenor_years:
-                if terms.risk_weight_short is not None:
-                    risk_weight = terms.risk_weight_short
-                if terms.expected_loss_rate_short is not None:
-                    el_rate = terms.expected_loss_rate_short
+        risk_weight, el_rate, tenor_missing = risk_terms(self.policy, grade, ctx)
+        if tenor_missing:  # the short-tenor figures needed it
+            missing.add(TENOR)
         return construct(Risk, {
             "grade": grade,
             "risk_weight": risk_weight,
             "expected_loss_rate": el_rate,
             "rule": rule_id,
-            "controls": list(terms.controls),
+            "controls": list(self.policy.grades[grade].controls),
         })
 
 
@@ -183,25 +172,15 @@ class ProposalPlan:
         })
 
     def _parts(self, key: tuple[int, ...]) -> tuple[Any, ...]:
-        """As ``engine.steps.propose``, for a base winner and the adjustments that fired."""
+        """As ``engine.steps.propose`` (the same ``merge_adjustments``), for a base winner
+        and the indexes of the adjustments that fired."""
         policy = self.policy
-        k, fired = key[0], key[1:]
+        k, fired_at = key[0], key[1:]
         structure = policy.base[k].then if k >= 0 else policy.default
-        sharing: dict[str, Any] = {"type": "none"}
-        covenants: dict[str, Any] = {}
-        services: list[str] = []
         rules = [policy.base[k].id] if k >= 0 else []
-        for i in fired:
-            rule = policy.adjustments[i]
-            adj = rule.then
-            rules.append(rule.id)
-            if adj.risk_sharing is not None:  # a later mechanism replaces an earlier one
-                sharing = adj.risk_sharing.model_dump(exclude_none=True)
-            if adj.covenants is not None:  # later rules win per covenant key
-                covenants.update(adj.covenants.model_dump(exclude_none=True))
-            for service in adj.services or ():
-                if service not in services:
-                    services.append(service)
+        fired = [policy.adjustments[i] for i in fired_at]
+        rules += [rule.id for rule in fired]
+        sharing, covenants, services = merge_adjustments(fired)
         sharing_model = construct(
             RiskSharing, {"type": sharing["type"], "share": sharing.get("share")}, set(sharing)
         )
