@@ -6,10 +6,11 @@
    selected versions) — any problem refuses the decision with every error located;
 2. select the policy versions in force on the as-of date (the ``as_of`` argument, else the
    facts' ``as_of``, else today in UTC), with pins overriding the date;
-3. classification (first match, else the default) → SWOT (``engine.swot``) → risk (first
-   match, else the default) → proposal (base: first match, else the default; adjustments:
-   every match, in order) → early warnings (every match, in order). Each step sees the
-   outputs of the earlier ones through the context (``engine.context``);
+3. classification (first match, else the default) → SWOT (scored by
+   ``engine.swot_compiled.SwotScorer``; ``engine.swot`` is its readable reference) → risk
+   (first match, else the default) → proposal (base: first match, else the default;
+   adjustments: every match, in order) → early warnings (every match, in order). Each step
+   sees the outputs of the earlier ones through the context (``engine.context``);
 4. assemble the ``Decision`` with the policy versions used, the missing facts and, when
    asked, the trace.
 
@@ -23,8 +24,8 @@ the versions for an as-of date and pins are selected once (``_Selection``). The 
 check is the schema compiled into closures (``engine.facts``); the ``Decision`` is built
 from parts that already have validated types (``engine.decision.construct``); the trace is
 recorded only with ``explain``. ``engine.steps``/``engine.swot.score_swot`` state the same
-pipeline readably, and ``tests/test_decide_fastpath.py`` checks the two give identical
-decisions.
+pipeline readably (the Decider does not run them; impact analysis and the tests do), and
+``tests/test_decide_fastpath.py`` checks the two give identical decisions.
 """
 
 from __future__ import annotations

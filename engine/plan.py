@@ -2,7 +2,8 @@
 
 ``engine.steps`` states the hit policies and outcomes readably, on plain data. The Decider
 runs these compiled forms instead, which give the same outcomes as ready-made parts of the
-``Decision`` model (built without re-validation, see ``engine.decision.construct``):
+``Decision`` model (built without re-validation, see ``engine.decision.construct``); the
+outcome rules themselves (``steps.risk_terms``, ``steps.merge_adjustments``) are shared:
 
 - a rule table keeps its rule ids in order and, for each possible winner of a first-match
   table, the facts its considered rules read (so ``missing_facts`` is a few dict reads);
