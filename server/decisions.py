@@ -26,7 +26,13 @@ from server.api_models import (
 from server.app import Services, services
 from server.auth import current_key, require
 from server.body import read_json, unicode_problem
-from server.errors import ApiProblem, field_errors, problem_body, refused_errors
+from server.errors import (
+    ApiProblem,
+    field_errors,
+    problem_body,
+    refused_errors,
+    unexpected_body,
+)
 from server.openapi import documented
 
 __all__ = ["bp"]
@@ -113,8 +119,11 @@ def _item_problem(index: int, exc: Exception) -> dict[str, Any]:
         )
     if isinstance(exc, UnknownPolicyVersion):
         return problem_body(404, str(exc))
-    assert isinstance(exc, NoPolicyInForce)
-    return problem_body(422, str(exc), errors=[FieldError(at + "/as_of", str(exc))])
+    if isinstance(exc, NoPolicyInForce):
+        return problem_body(422, str(exc), errors=[FieldError(at + "/as_of", str(exc))])
+    # Not the client's fault, and not the other items' either: this item alone gets the
+    # 500 (its correlation id in the log); the rest of the batch is decided and logged.
+    return unexpected_body(exc, at)
 
 
 @bp.post("/v1/decisions/batch")
@@ -136,7 +145,7 @@ def batch() -> Any:
             req: DecisionRequest = parse(DecisionRequest, item, f"/items/{index}")
             req = _with_defaults(req, defaults)
             doc, entry = _decide(svc, req)
-        except (ApiProblem, DecisionRefused, UnknownPolicyVersion, NoPolicyInForce) as exc:
+        except Exception as exc:  # every item's failure stays in its place (contract §4)
             results.append(_item_problem(index, exc))
             continue
         results.append(doc)

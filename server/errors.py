@@ -36,6 +36,7 @@ __all__ = [
     "problem_response",
     "refused_errors",
     "register_error_handlers",
+    "unexpected_body",
 ]
 
 PROBLEM_MIME = "application/problem+json"
@@ -170,16 +171,22 @@ def _rejected_policies(exc: PolicyError) -> Response:
     return problem_response(body)
 
 
-def _unexpected(exc: Exception) -> Response:
+def unexpected_body(exc: BaseException, where: str = "") -> dict[str, Any]:
+    """A 500 problem for ``exc``: the traceback goes to the log under a new correlation
+    id; the client gets the id only, no internals. ``where``: e.g. ``/items/3``."""
     correlation_id = uuid.uuid4().hex
-    # The traceback goes to the log under the id; the client gets the id only.
-    log.error("unexpected error correlation_id=%s", correlation_id, exc_info=exc)
-    body = problem_body(
+    log.error("unexpected error%s correlation_id=%s", f" at {where}" if where else "",
+              correlation_id, exc_info=exc)
+    return problem_body(
         500,
         f"An unexpected error occurred. Quote correlation id {correlation_id} when reporting it.",
         correlation_id=correlation_id,
     )
-    return problem_response(body, {"X-Correlation-Id": correlation_id})
+
+
+def _unexpected(exc: Exception) -> Response:
+    body = unexpected_body(exc)
+    return problem_response(body, {"X-Correlation-Id": body["correlation_id"]})
 
 
 def register_error_handlers(app: Flask) -> None:

@@ -13,6 +13,7 @@ from flask import Blueprint, render_template, request
 from engine.errors import DecisionRefused, NoPolicyInForce, UnknownPolicyVersion
 from engine.json_locate import bad_string_pointer
 from server.app import services
+from server.body import JsonRefused, decode
 from server.web.present import explain, fact_rows
 from server.web.session import signed_in
 
@@ -45,10 +46,15 @@ def _read_facts() -> tuple[Any, str, list[str]]:
     if not text.strip():
         return None, text, ["Paste a facts document or choose a file."]
     try:
-        doc = json.loads(text)
+        # The API's decoder: duplicated names and absurd nesting are refused here too.
+        doc = decode(text)
     except json.JSONDecodeError as exc:
         return None, text, [f"{source}: not valid JSON: {exc.msg} at line {exc.lineno}, "
                             f"column {exc.colno}."]
+    except JsonRefused as exc:
+        return None, text, [f"{source}: {exc.message}"]
+    except ValueError as exc:  # NaN/Infinity, integers over Python's digit limit
+        return None, text, [f"{source}: unusable JSON: {str(exc)[:200]}."]
     if not isinstance(doc, dict):
         return None, text, [f"{source}: the facts document must be a JSON object."]
     bad = bad_string_pointer(doc)

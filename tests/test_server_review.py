@@ -1,0 +1,122 @@
+"""Regressions from the server review and the acceptance test: one test (or a few) per
+finding, each failing before its fix."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import pytest
+from http_support import SEED, add_keys, assert_problem, bearer, make_app
+from web_support import log_count, sign_in
+
+
+@pytest.fixture
+def app(tmp_path):
+    return make_app(tmp_path / "state")
+
+
+@pytest.fixture
+def keys(app):
+    return add_keys(app.extensions["crmc"].settings.keys_file)
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+def post_text(client, keys, path, text, role="decide"):
+    return client.post(path, data=text.encode(), content_type="application/json",
+                       headers=bearer(keys[role]))
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+# --- 1. never 500 on nesting; a batch item's unexpected error stays in its place ----------
+
+
+@pytest.mark.parametrize("depth", [40, 975, 5000])
+def test_deeply_nested_facts_are_400_naming_where(client, keys, depth):
+    text = '{"facts":{"client_id":"a","profile":{"name":' + nested(depth) + "}}}"
+    resp = post_text(client, keys, "/v1/decisions", text)
+    body = assert_problem(resp, 400, detail="nested too deeply")
+    if depth < 1000:  # deeper than the parser's own limit: refused before any pointer exists
+        assert "/facts/profile/name/0/" in body["detail"]
+        assert body["errors"][0]["path"].startswith("/facts/profile/name/0/0/")
+
+
+def test_deeply_nested_batch_item_is_400(client, keys):
+    text = '{"items":[{"facts":{"client_id":"a","profile":{"name":' + nested(975) + "}}}]}"
+    resp = post_text(client, keys, "/v1/decisions/batch", text)
+    assert_problem(resp, 400, detail="nested too deeply at /items/0/facts/profile/name/0/")
+
+
+def test_ordinary_nesting_is_still_decided(client, keys):
+    facts = {**SEED, "swot": {}}
+    resp = client.post("/v1/decisions", json={"facts": facts}, headers=bearer(keys["decide"]))
+    assert resp.status_code == 200, resp.json
+
+
+def test_a_batch_items_unexpected_error_is_that_items_500_only(app, client, keys,
+                                                              monkeypatch, caplog):
+    # The real Decider has no known crash to trigger; one is injected for one client only.
+    decider = app.extensions["crmc"].runtime.current().decider
+    real = decider.decide
+
+    def decide(facts, **kwargs):
+        if facts.get("client_id") == "BOOM":
+            raise KeyError("an engine bug")
+        return real(facts, **kwargs)
+
+    monkeypatch.setattr(decider, "decide", decide)
+    items = [{"facts": SEED}, {"facts": {**SEED, "client_id": "BOOM"}}, {"facts": SEED}]
+    resp = client.post("/v1/decisions/batch", json={"items": items},
+                       headers=bearer(keys["decide"]))
+    assert resp.status_code == 200, resp.json
+    first, broken, last = resp.json["results"]
+    assert first["decision_id"] and last["decision_id"]
+    assert broken["status"] == 500 and "an engine bug" not in json.dumps(broken)
+    assert broken["correlation_id"] in caplog.text and "/items/1" in caplog.text
+    assert log_count(app) == 2
+
+
+def test_try_it_refuses_deep_nesting_and_duplicates(tmp_path):
+    app = make_app(tmp_path / "state")
+    keys = add_keys(tmp_path / "state" / "keys.json")
+    client = app.test_client()
+    token = sign_in(client, keys["audit"])
+    deep = '{"client_id":"a","profile":{"name":' + nested(975) + "}}"
+    resp = client.post("/ui/try", data={"csrf_token": token, "facts": deep})
+    assert resp.status_code == 422 and "nested too deeply" in resp.get_data(as_text=True)
+    twice = '{"client_id":"a","client_id":"b"}'
+    resp = client.post("/ui/try", data={"csrf_token": token, "facts": twice})
+    assert resp.status_code == 422 and "appears twice" in resp.get_data(as_text=True)
+
+
+# --- 2. duplicated member names ---------------------------------------------------------------
+
+
+def test_duplicate_top_level_member_is_400(client, keys):
+    other = {**SEED, "client_id": "OTHER"}
+    text = '{"facts":' + json.dumps(SEED) + ',"facts":' + json.dumps(other) + "}"
+    resp = post_text(client, keys, "/v1/decisions", text)
+    body = assert_problem(resp, 400, paths=["/facts"])
+    assert "'facts' appears twice" in body["detail"]
+
+
+def test_duplicate_member_inside_facts_is_400_with_its_pointer(client, keys):
+    facts = copy.deepcopy(SEED)
+    text = json.dumps({"facts": facts})
+    text = text.replace('"dscr":', '"dscr": 0.1, "dscr":', 1)
+    assert text.count('"dscr"') == 2
+    resp = post_text(client, keys, "/v1/decisions", text)
+    assert_problem(resp, 400, paths=["/facts/financials/dscr"], detail="'dscr' appears twice")
+
+
+def test_duplicate_in_a_batch_item_names_the_item(client, keys):
+    text = '{"items":[{"facts":{"client_id":"A"}},{"facts":{"client_id":"A","client_id":"B"}}]}'
+    resp = post_text(client, keys, "/v1/decisions/batch", text)
+    assert_problem(resp, 400, paths=["/items/1/facts/client_id"])
