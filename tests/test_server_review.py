@@ -120,3 +120,18 @@ def test_duplicate_in_a_batch_item_names_the_item(client, keys):
     text = '{"items":[{"facts":{"client_id":"A"}},{"facts":{"client_id":"A","client_id":"B"}}]}'
     resp = post_text(client, keys, "/v1/decisions/batch", text)
     assert_problem(resp, 400, paths=["/items/1/facts/client_id"])
+
+
+# --- 3. the search form's end date ------------------------------------------------------------
+
+
+@pytest.mark.parametrize("query", ["to=9999-12-31", "from=9999-12-31&to=9999-12-31",
+                                   "from=0001-01-01&to=9999-12-31"])
+def test_searching_up_to_the_last_date_is_not_a_500(app, keys, client, query):
+    client.post("/v1/decisions", json={"facts": SEED}, headers=bearer(keys["decide"]))
+    sign_in(client, keys["audit"])
+    resp = client.get(f"/ui/decisions?{query}")
+    assert resp.status_code == 200, resp.status_code
+    found = "/ui/decisions/" in resp.get_data(as_text=True)
+    assert found is query.startswith(("to=", "from=0001"))
+

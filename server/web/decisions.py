@@ -65,6 +65,14 @@ def _date(name: str, errors: dict[str, str]) -> dt.date | None:
         return None
 
 
+def _exclusive(until: dt.date | None) -> dt.date | None:
+    """The form's end date is inclusive, the log's ``until`` exclusive: the day after;
+    none after 9999-12-31 (the last date there is), which bounds nothing anyway."""
+    if until is None or until == dt.date.max:
+        return None
+    return until + dt.timedelta(days=1)
+
+
 @bp.get("/decisions")
 @signed_in("audit")
 def search() -> Any:
@@ -83,8 +91,7 @@ def search() -> Any:
         records = log.search(
             client_id=client_id,
             since=since,
-            # the form's end date is inclusive; the log's ``until`` is exclusive
-            until=until + dt.timedelta(days=1) if until else None,
+            until=_exclusive(until),
             segment=segment,
             warning_code=warning,
             limit=PAGE + 1,
