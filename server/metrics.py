@@ -27,6 +27,9 @@ from prometheus_client import (
 __all__ = ["Metrics"]
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0)
+# Any token is a valid HTTP method: label values must come from a closed set, or a client
+# sending random methods grows the metric files (and every scrape) without bound.
+METHODS = frozenset(("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"))
 ENGINE_BUCKETS = (0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 1.0)
 
 
@@ -101,7 +104,8 @@ class Metrics:
         if started is not None:
             # The route template, not the path: ids must not become label values.
             endpoint = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-            labels = (request.method, endpoint, str(response.status_code))
+            method = request.method if request.method in METHODS else "OTHER"
+            labels = (method, endpoint, str(response.status_code))
             children = self._http.get(labels)
             if children is None:
                 children = (self.requests.labels(*labels), self.latency.labels(*labels))

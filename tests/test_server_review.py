@@ -135,3 +135,18 @@ def test_searching_up_to_the_last_date_is_not_a_500(app, keys, client, query):
     found = "/ui/decisions/" in resp.get_data(as_text=True)
     assert found is query.startswith(("to=", "from=0001"))
 
+
+# --- 6. metric labels come from a closed set ----------------------------------------------------
+
+
+def test_unknown_methods_are_one_metric_label(client):
+    for method in ("FOO", "BAR", "PROPFIND"):
+        client.open("/healthz", method=method)
+    client.get("/healthz")
+    text = client.get("/metrics").get_data(as_text=True)
+    lines = [line for line in text.splitlines() if line.startswith("crmc_http_requests_total{")]
+    methods = {line.split('method="')[1].split('"')[0] for line in lines}
+    assert methods == {"GET", "OTHER"}, lines
+    other = next(line for line in lines if 'method="OTHER"' in line)
+    assert other.endswith(" 3.0"), other
+
