@@ -131,7 +131,9 @@ def create_app(
         run_dir = os.environ[RUN_DIR_ENV]
     logging.getLogger("crmc").setLevel(settings.log_level)
 
-    app = Flask("server")
+    # No static route: the API is bearer-key only and fully documented in /openapi.json;
+    # the pages' sub-app serves their static files under /ui/static.
+    app = Flask("server", static_folder=None)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body
     app.json = JsonProvider(app)  # keeps the decision's field order (contract §2)
     register_error_handlers(app)

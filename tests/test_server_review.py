@@ -150,3 +150,13 @@ def test_unknown_methods_are_one_metric_label(client):
     other = next(line for line in lines if 'method="OTHER"' in line)
     assert other.endswith(" 3.0"), other
 
+
+# --- 8. the API app has no static route ----------------------------------------------------------
+
+
+def test_the_api_serves_no_static_files(app, client):
+    assert not [r.rule for r in app.url_map.iter_rules() if "static" in r.rule]
+    with client.get("/static/crmc.css") as resp:
+        assert resp.status_code == 404
+    with client.get("/ui/static/crmc.css") as resp:
+        assert resp.status_code == 200
