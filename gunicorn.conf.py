@@ -84,7 +84,9 @@ class JsonAccessLogger(Logger):
             "time": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
             "remote": environ.get("REMOTE_ADDR"),
             "method": environ.get("REQUEST_METHOD"),
-            "path": environ.get("PATH_INFO"),
+            # The full path: the pages' sub-app (DispatcherMiddleware) moved its mount
+            # point (/ui) from PATH_INFO to SCRIPT_NAME in this same environ.
+            "path": environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""),
             "status": resp.status_code if hasattr(resp, "status_code") else resp.status,
             "bytes": getattr(resp, "sent", None),
             "duration_ms": round(request_time.total_seconds() * 1000, 3),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import json
 import threading
+import time
 
 import pytest
 from http_support import BROKEN, SEED, Server, assert_problem, copy_policies, draft_of
@@ -131,3 +132,16 @@ def test_reload_broken_then_good_under_load_reaches_both_workers(server):
         assert reply.status == 200, reply.raw
     generations = server.metric("crmc_policy_generation")
     assert len(generations) == 2 and set(generations.values()) == {generation}, generations
+
+
+def test_access_log_has_the_full_path_of_a_page(server):
+    reply = server.request("GET", "/ui/try?client_id=SECRET")
+    assert reply.status in (200, 302, 303), reply.status
+    for _ in range(100):  # the worker writes the line just after the answer has gone
+        paths = [json.loads(line)["path"] for line in server.log_text().splitlines()
+                 if line.startswith("{") and '"path"' in line]
+        if any(p.endswith("/try") for p in paths):
+            break
+        time.sleep(0.05)
+    assert "/ui/try" in paths and "/try" not in paths, paths[-5:]
+    assert "SECRET" not in server.log_text()  # the query string stays out of the log
