@@ -160,11 +160,12 @@ def measure_rss(opts: Options) -> dict[str, Any]:
             result[e] = {"error": str(exc)}
             print(f"  rss  {LABELS[e]:20s} FAILED\n{exc}", flush=True)
             continue
-        res["met"] = res["growth_mb"] < RSS_LIMIT_MB
+        res["met"] = res["error"] is None and res["growth_mb"] < RSS_LIMIT_MB
         result[e] = res
         print(f"  rss  {LABELS[e]:20s} {res['rss_after_warmup_mb']:7.1f} -> "
               f"{res['rss_end_mb']:7.1f} MB over {res['decisions']:,} decisions "
-              f"({res['wall_s']:.0f} s)", flush=True)
+              f"({res['wall_s']:.0f} s)" + (f"  FAILED: {res['error']}" if res["error"] else ""),
+              flush=True)
     return result
 
 

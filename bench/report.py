@@ -65,12 +65,13 @@ def engines_markdown(results: dict[str, Any]) -> str:
             "|---|---:|---:|---:|---:|---:|---|",
         ]
         for engine, v in rss.items():
-            if "error" in v:
+            if "rss_end_mb" not in v:  # the worker itself failed
                 lines.append(f"| {LABELS[engine]} | failed | | | | | |")
                 continue
+            verdict = f"failed: {v['error']}" if v.get("error") else _met(v["met"])
             lines.append(f"| {LABELS[engine]} | {v['rss_after_warmup_mb']:.1f} | "
                          f"{v['rss_end_mb']:.1f} | {v['growth_mb']:+.1f} | {v['dps']:,.0f} | "
-                         f"{v['wall_s']:.0f} | {_met(v['met'])} |")
+                         f"{v['wall_s']:.0f} | {verdict} |")
 
     load = results["load"]
     if "error" in load:

@@ -88,19 +88,25 @@ def rss(engine: str, n: int, decisions: int) -> dict[str, Any]:
     start = rss_mb()
     samples = [[0, round(start, 2)]]
     step = max(decisions // 10, 1)
+    error = None
+    done = 0
     t0 = time.perf_counter()
-    for i in range(decisions):
-        decide(clients[i % n])
-        if (i + 1) % step == 0 and i + 1 < decisions:
-            samples.append([i + 1, round(rss_mb(), 2)])
+    try:
+        for i in range(decisions):
+            decide(clients[i % n])
+            done = i + 1
+            if done % step == 0 and done < decisions:
+                samples.append([done, round(rss_mb(), 2)])
+    except Exception as exc:  # a contender that breaks in a long run is a finding: report it
+        error = f"{type(exc).__name__} after {done:,} decisions: {str(exc)[:300]}"
     wall = time.perf_counter() - t0
     gc.collect()
     end = rss_mb()
-    samples.append([decisions, round(end, 2)])
+    samples.append([done, round(end, 2)])
     return {
-        "engine": engine, "decisions": decisions, "wall_s": wall, "dps": decisions / wall,
+        "engine": engine, "decisions": done, "wall_s": wall, "dps": done / wall if wall else 0.0,
         "rss_after_warmup_mb": start, "rss_end_mb": end, "growth_mb": end - start,
-        "samples": samples, "maxrss_mb": peak_rss_mb(),
+        "samples": samples, "maxrss_mb": peak_rss_mb(), "error": error,
     }
 
 
