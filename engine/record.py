@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -43,9 +44,11 @@ __all__ = [
     "VerifyResult",
     "make_entry",
     "open_log",
+    "redact_url",
 ]
 
 RECORD_FORMAT = 1
+_LIKE_SPECIAL = re.compile(r"[\\%_]")
 CHECKPOINT_EVERY = 100
 
 
@@ -71,10 +74,25 @@ def open_log(
         store = PostgresStore(url)
     else:
         raise ValueError(
-            f"CRMC_DATABASE_URL must start with sqlite:/// or postgresql://, not {url!r}"
+            "CRMC_DATABASE_URL must start with sqlite:/// or postgresql://, "
+            f"not {redact_url(url)!r}"
         )
     key = load_or_create_key(settings.audit_key, settings.audit_key_file, create=create_key)
     return DecisionLog(store, key, mask=settings.audit_mask, checkpoint_every=checkpoint_every)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without the password of its userinfo (``scheme://user:***@host/...``): an
+    error message or a log line must not carry the database password."""
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    authority, slash, path = rest.partition("/")
+    userinfo, at, host = authority.rpartition("@")
+    if not at:
+        return url
+    user = userinfo.partition(":")[0]
+    return f"{scheme}://{user}:***@{host}{slash}{path}"
 
 
 def make_entry(
@@ -341,7 +359,10 @@ class DecisionLog:
         if segment is not None:
             where.append(("segment = ?", segment))
         if warning_code is not None:
-            where.append(("warning_codes LIKE ?", f"%,{warning_code},%"))
+            # A code is a literal: "%" or "_" in it (and "_" is in most codes) must not
+            # act as LIKE wildcards ("?warning=%" would match every record).
+            literal = _LIKE_SPECIAL.sub(r"\\\g<0>", warning_code)
+            where.append(("warning_codes LIKE ? ESCAPE '\\'", f"%,{literal},%"))
         return [self._record(row) for row in self.store.search(where, max(0, int(limit)))]
 
     def iter_records(self, since: dt.date | dt.datetime | None = None) -> Iterator[dict[str, Any]]:

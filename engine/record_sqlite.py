@@ -30,6 +30,7 @@ safety net should the background thread fall behind.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sqlite3
@@ -135,15 +136,19 @@ class SqliteStore(SqlStore):
                         self._checkpointer = _Checkpointer(self._open)
                     self._checkpointer.kick()
             except BaseException as exc:
-                if self._writer.in_transaction:
-                    self._writer.execute("ROLLBACK")
+                # A failing ROLLBACK (a disk gone away, a closed connection) must not hide
+                # the error that got us here; SQLite rolls back by itself when it cannot go on.
+                with contextlib.suppress(sqlite3.Error):
+                    if self._writer.in_transaction:
+                        self._writer.execute("ROLLBACK")
                 if isinstance(exc, sqlite3.IntegrityError) and "decision_id" in str(exc):
                     raise DuplicateDecision(str(exc)) from exc
                 if isinstance(exc, sqlite3.Error):
                     raise LogUnavailable(f"decision log {self.path}: {exc}") from exc
                 raise
             finally:
-                cur.close()
+                with contextlib.suppress(sqlite3.Error):
+                    cur.close()
 
     def sync(self) -> None:
         """Make every commit so far durable (``full`` mode): fsync the WAL file.

@@ -187,3 +187,19 @@ def test_unwritable_sqlite_log_raises_log_unavailable(tmp_path: Path) -> None:
 def test_unreachable_postgres_raises_log_unavailable(tmp_path: Path) -> None:
     with pytest.raises(LogUnavailable):
         open_log("postgresql://127.0.0.1:1/test?connect_timeout=2", settings(tmp_path))
+
+
+@pytest.mark.parametrize("code", ["%", "_", "payment%", "payment_dela_", "payment\\_delay"])
+def test_warning_search_takes_the_code_literally(log, code: str) -> None:
+    # LIKE wildcards in the searched code match nothing but themselves.
+    log.append(make_entry(0, warnings=[{"code": "payment_delay"}]))
+    log.append(make_entry(1, warnings=[{"code": "paymentxdelay"}]))
+    assert log.search(warning_code=code) == []
+    assert [r["seq"] for r in log.search(warning_code="payment_delay")] == [1]
+
+
+def test_a_bad_database_url_is_not_echoed_with_its_password(tmp_path: Path) -> None:
+    with pytest.raises(ValueError) as info:
+        open_log("mysql://crmc:s3cret@db.example/crmc", settings(tmp_path))
+    assert "s3cret" not in str(info.value)
+    assert "mysql://crmc:***@db.example/crmc" in str(info.value)

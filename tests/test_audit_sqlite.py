@@ -63,3 +63,21 @@ def test_checkpoints_run_in_a_background_thread_that_close_stops(tmp_path: Path)
             CHECKPOINT_EVERY_COMMITS + 1
         )
     conn.close()
+
+
+class _Original(Exception):
+    pass
+
+
+def test_a_failing_rollback_does_not_hide_the_original_error(tmp_path: Path) -> None:
+    # The connection goes away inside the transaction (as with a disk that is gone): the
+    # ROLLBACK then fails too, and the caller must still see the error that happened first.
+    log = open_log(f"sqlite:///{tmp_path / 'd.db'}", settings(tmp_path))
+    try:
+        with pytest.raises(_Original), log.store.write_txn():
+            log.store._writer.close()
+            raise _Original
+    finally:
+        log.store._reader.close()
+        log.store._connect()  # a fresh writer, so that closing the log can sign its head
+        log.close()

@@ -160,3 +160,13 @@ def test_the_api_serves_no_static_files(app, client):
         assert resp.status_code == 404
     with client.get("/ui/static/crmc.css") as resp:
         assert resp.status_code == 200
+
+
+# --- 10. a warning code is searched literally --------------------------------------------------
+
+
+def test_search_page_refuses_a_code_with_wildcards(app, keys, client):
+    client.post("/v1/decisions", json={"facts": SEED}, headers=bearer(keys["decide"]))
+    sign_in(client, keys["audit"])
+    page = client.get("/ui/decisions?warning=%25").get_data(as_text=True)
+    assert "warning-err" in page and "/ui/decisions/" not in page

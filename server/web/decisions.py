@@ -4,6 +4,7 @@ status and the log's chain status."""
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 import time
 from typing import Any
@@ -20,6 +21,7 @@ __all__ = ["bp"]
 
 bp = Blueprint("decisions", __name__)
 PAGE = 100
+WARNING_CODE = re.compile(r"[a-z][a-z0-9_]*")  # as in the policy format (engine.model)
 VERIFY_TTL = 30.0  # seconds a chain check is reused: verify reads the whole log
 
 _lock = threading.Lock()
@@ -83,6 +85,8 @@ def search() -> Any:
     if segment is not None and segment not in SEGMENTS:
         errors["segment"] = "Choose one of the segments listed."
     warning = request.args.get("warning", "").strip() or None
+    if warning is not None and not WARNING_CODE.fullmatch(warning):
+        errors["warning"] = "A warning code is lower-case letters, digits and _ (low_dscr)."
     if since and until and until < since:
         errors["to"] = "The end date is before the start date."
     log = services().decision_log()
