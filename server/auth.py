@@ -7,8 +7,12 @@ disjoint on purpose: an admin key reloads policies but does not decide or read t
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import logging
+import os
+from collections.abc import Callable, Iterator
 from functools import wraps
+from pathlib import Path
 from typing import Any, TypeVar
 
 from flask import current_app, g, request
@@ -16,7 +20,9 @@ from flask import current_app, g, request
 from engine.keys import ApiKey, KeyStore
 from server.errors import ApiProblem
 
-__all__ = ["ANY_ROLE", "current_key", "require"]
+__all__ = ["ANY_ROLE", "current_key", "readable_keys", "require"]
+
+log = logging.getLogger("crmc.server")
 
 ANY_ROLE = ("decide", "audit", "admin")
 F = TypeVar("F", bound=Callable[..., Any])
@@ -27,6 +33,39 @@ def _unauthenticated(detail: str) -> ApiProblem:
     return ApiProblem(401, detail, headers=CHALLENGE)
 
 
+_reported: dict[str, tuple[int, int, int] | None] = {}  # keys file -> state last logged
+
+
+def _file_state(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_ino, st.st_mtime_ns, st.st_size)
+
+
+@contextlib.contextmanager
+def readable_keys(store: KeyStore) -> Iterator[None]:
+    """Around a use of the keys file: a file that cannot be read or parsed (truncated,
+    hand-edited, unreadable) is the service's fault, not the client's: 503 for every key
+    until it is fixed, logged once per state of the file rather than on every request."""
+    try:
+        yield
+    except ApiProblem:
+        raise
+    except Exception as exc:
+        path = str(store.path)
+        state = _file_state(store.path)
+        if path not in _reported or _reported[path] != state:
+            _reported[path] = state
+            log.error("keys file %s is unreadable (%s: %s); every request is refused with 503",
+                      path, type(exc).__name__, str(exc)[:200])
+        raise ApiProblem(
+            503, "The service's keys file is unreadable; no key can be checked.",
+            slug="keys-unreadable", headers={"Retry-After": "30"},
+        ) from None
+
+
 def authenticate(store: KeyStore) -> ApiKey:
     header = request.headers.get("Authorization", "")
     scheme, _, token = header.partition(" ")
@@ -34,7 +73,8 @@ def authenticate(store: KeyStore) -> ApiKey:
         raise _unauthenticated("Send an API key: 'Authorization: Bearer <key>'.")
     if scheme.lower() != "bearer" or not token.strip():
         raise _unauthenticated("The Authorization header must be 'Bearer <key>'.")
-    key = store.authenticate(token.strip())
+    with readable_keys(store):
+        key = store.authenticate(token.strip())
     if key is None:
         raise _unauthenticated("The API key is not valid.")
     return key

@@ -12,6 +12,7 @@ from flask import Blueprint, Response, current_app
 
 from server.api_models import Health, Ready
 from server.app import services
+from server.auth import readable_keys
 from server.errors import ApiProblem
 from server.openapi import build_spec, documented
 
@@ -49,6 +50,9 @@ def readyz() -> Any:
     loaded = services().runtime.loaded
     if loaded is None:
         raise ApiProblem(503, "No policy set is loaded.")
+    svc = services()
+    with readable_keys(svc.keys):  # 503 "keys file unreadable" rather than ready
+        svc.keys.entries()
     if not _database_reachable():
         raise ApiProblem(503, "The decision log's database is not reachable.")
     return {

@@ -8,7 +8,7 @@ import json
 
 import pytest
 from http_support import SEED, add_keys, assert_problem, bearer, make_app
-from web_support import log_count, sign_in
+from web_support import csrf_of, log_count, sign_in
 
 
 @pytest.fixture
@@ -170,3 +170,22 @@ def test_search_page_refuses_a_code_with_wildcards(app, keys, client):
     sign_in(client, keys["audit"])
     page = client.get("/ui/decisions?warning=%25").get_data(as_text=True)
     assert "warning-err" in page and "/ui/decisions/" not in page
+
+
+# --- 9. a corrupt keys file --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("content", ['{"keys": [', '["not", "an object"]', '{"keys": [{}]}',
+                                     "\xff"])
+def test_a_corrupt_keys_file_is_503_logged_once(app, keys, client, caplog, content):
+    app.extensions["crmc"].settings.keys_file.write_text(content, encoding="latin-1")
+    for _ in range(3):
+        resp = client.post("/v1/decisions", json={"facts": SEED}, headers=bearer(keys["decide"]))
+        assert_problem(resp, 503, detail="keys file is unreadable")
+    assert caplog.text.count("is unreadable") == 1
+    assert_problem(client.get("/readyz"), 503, detail="keys file is unreadable")
+    form = client.get("/ui/sign-in")  # the form itself needs no key
+    assert form.status_code == 200
+    page = client.post("/ui/sign-in", data={"api_key": keys["audit"],
+                                            "csrf_token": csrf_of(form.get_data(as_text=True))})
+    assert page.status_code == 503 and "keys file" in page.get_data(as_text=True)

@@ -41,6 +41,7 @@ from flask.sessions import SecureCookieSessionInterface
 from engine.chain import load_or_create_key
 from engine.config import Settings
 from engine.keys import ROLES, ApiKey
+from server.auth import readable_keys
 
 __all__ = ["bp", "csrf_token", "home", "init_app", "signed_in"]
 
@@ -103,7 +104,9 @@ def _load_user() -> None:
     if not key_hash:
         return
     store = current_app.extensions["crmc"].keys
-    for key in store.entries():
+    with readable_keys(store):
+        keys = store.entries()
+    for key in keys:
         if hmac.compare_digest(key.hash, str(key_hash)):
             g.user = key
             return
@@ -159,7 +162,9 @@ def sign_in() -> Any:
     status = 200
     if request.method == "POST":
         key = request.form.get("api_key", "").strip()
-        found = current_app.extensions["crmc"].keys.authenticate(key) if key else None
+        store = current_app.extensions["crmc"].keys
+        with readable_keys(store):
+            found = store.authenticate(key) if key else None
         if found is None:
             error = "That API key is not valid." if key else "Enter your API key."
             status = 401
