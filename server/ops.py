@@ -47,9 +47,10 @@ def _database_reachable() -> bool:
 @bp.get("/readyz")
 @documented("Policies loaded and the database reachable.", response=Ready, errors=[503])
 def readyz() -> Any:
-    loaded = services().runtime.loaded
-    if loaded is None:
+    runtime = services().runtime
+    if runtime.loaded is None:
         raise ApiProblem(503, "No policy set is loaded.")
+    loaded = runtime.current()  # like any request: picks up another worker's reload first
     svc = services()
     with readable_keys(svc.keys):  # 503 "keys file unreadable" rather than ready
         svc.keys.entries()

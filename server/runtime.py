@@ -34,6 +34,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -45,7 +46,10 @@ from engine.errors import PolicyError
 __all__ = ["Loaded", "PolicyRuntime", "publish_snapshot", "read_current"]
 
 log = logging.getLogger("crmc.server")
-KEEP_SNAPSHOTS = 4  # older ones are deleted; a worker only ever loads the newest
+KEEP_SNAPSHOTS = 4  # generations kept; a worker only ever loads the newest
+MARKER = ".generation"  # in a published snapshot: its generation number
+ABANDONED_S = 3600.0  # an unpublished snapshot this old was left by a publisher that died
+RETRY_S = (0.5, 30.0)  # a worker's failed rebuild is retried after this, doubling, capped
 
 
 @dataclass(frozen=True)
@@ -59,7 +63,9 @@ class Loaded:
 def load_registry(directory: Path) -> Any:
     from engine.registry import Registry  # imported late: the master process needs no engine
 
-    return Registry.load(directory)
+    # The lock is required: deleting policies.lock must not switch the immutability check
+    # of published versions off for the service (a missing lock is an empty one).
+    return Registry.load(directory, lock=True)
 
 
 # --- the shared run directory --------------------------------------------------------------
@@ -127,11 +133,12 @@ def publish_snapshot(
     with _lock(run_dir):
         current = read_current(run_dir)
         generation = (current[0] if current else 0) + 1
+        _write_atomic(target / MARKER, f"{generation}\n")
         _write_atomic(
             _policies_dir(run_dir) / "CURRENT",
             json.dumps({"generation": generation, "snapshot": name}) + "\n",
         )
-        _prune(snapshots, keep=name)
+        _prune(snapshots, generation)
     return generation, registry, built
 
 
@@ -142,11 +149,24 @@ def _original(file: str, snapshot: Path, policies_dir: Path) -> str:
         return file
 
 
-def _prune(snapshots: Path, keep: str) -> None:
-    entries = sorted((p for p in snapshots.iterdir() if p.is_dir()), key=lambda p: p.name)
-    for old in entries[:-KEEP_SNAPSHOTS]:
-        if old.name != keep:
-            shutil.rmtree(old, ignore_errors=True)
+def _prune(snapshots: Path, current: int) -> None:
+    """Delete the snapshots of generations older than the last KEEP_SNAPSHOTS (called under
+    the lock, right after publishing ``current``). By generation, not by name: names sort by
+    the second they were copied and then at random, and a snapshot another reload is still
+    copying or validating (no marker yet) is newer than any published one."""
+    now = time.time()
+    for snapshot in snapshots.iterdir():
+        if not snapshot.is_dir():
+            continue
+        try:
+            generation = int((snapshot / MARKER).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            with contextlib.suppress(OSError):
+                if now - snapshot.stat().st_mtime > ABANDONED_S:
+                    shutil.rmtree(snapshot, ignore_errors=True)
+            continue
+        if generation <= current - KEEP_SNAPSHOTS:
+            shutil.rmtree(snapshot, ignore_errors=True)
 
 
 # --- one worker's view ----------------------------------------------------------------------
@@ -161,23 +181,31 @@ class PolicyRuntime:
         make_decider: Callable[[Any], Any],
         run_dir: Path | None = None,
         on_swap: Callable[[Loaded], None] | None = None,
+        retry: tuple[float, float] = RETRY_S,
     ):
         self.policies_dir = Path(policies_dir)
         self.run_dir = Path(run_dir) if run_dir is not None else None
         self._make_decider = make_decider
         self._on_swap = on_swap
         self._swap_lock = threading.Lock()  # one rebuild at a time (threaded dev server)
+        # The stamp of CURRENT as last loaded: set only once its set was built, so that a
+        # failed build is tried again (after a backoff) even if CURRENT does not change.
         self._stamp: tuple[int, int] | None = None
         self._loaded: Loaded | None = None
+        self._retry = retry
+        self._backoff = 0.0
+        self._retry_at = 0.0  # time.monotonic() before which a failed build is not retried
 
     # The first load may raise PolicyError: a worker with no valid policies must not start.
     def start(self) -> Loaded:
         if self.run_dir is not None:
-            self._stamp = self._current_stamp()
+            stamp = self._current_stamp()
             current = read_current(self.run_dir)
             if current is not None:
                 generation, snapshot = current
-                return self._swap(self._build(snapshot, generation))
+                loaded = self._swap(self._build(snapshot, generation))
+                self._stamp = stamp
+                return loaded
             generation, registry, decider = publish_snapshot(
                 self.policies_dir, self.run_dir, self._make_decider
             )
@@ -211,7 +239,8 @@ class PolicyRuntime:
         """The set to serve this request with; picks up another worker's reload first."""
         if self._loaded is None:
             raise RuntimeError("policies are not loaded")
-        if self.run_dir is not None and self._current_stamp() != self._stamp:
+        if (self.run_dir is not None and self._current_stamp() != self._stamp
+                and time.monotonic() >= self._retry_at):
             self._follow()
         return self._loaded
 
@@ -221,19 +250,24 @@ class PolicyRuntime:
             return
         try:
             stamp = self._current_stamp()
-            current = read_current(self.run_dir) if self.run_dir else None
-            self._stamp = stamp  # a failed build is not retried on every request
-            if current is None or self._loaded is None:
-                return
-            generation, snapshot = current
-            if generation == self._loaded.generation:
+            if self._loaded is None:
                 return
             try:
-                self._swap(self._build(snapshot, generation))
-                log.info("policy set generation %d loaded", generation)
+                current = read_current(self.run_dir) if self.run_dir else None
+                if current is not None and current[0] > self._loaded.generation:
+                    generation, snapshot = current
+                    self._swap(self._build(snapshot, generation))
+                    log.info("policy set generation %d loaded", generation)
             except Exception:
-                log.exception("could not load policy generation %d; keeping %d",
-                              generation, self._loaded.generation)
+                # The snapshot may have been pruned after quick reloads (CURRENT then
+                # names a newer one) or the disk failed: keep serving, try again later.
+                self._backoff = min(max(self._backoff * 2, self._retry[0]), self._retry[1])
+                self._retry_at = time.monotonic() + self._backoff
+                log.exception("could not load the current policy generation; keeping %d, "
+                              "retrying in %.1f s", self._loaded.generation, self._backoff)
+                return
+            self._stamp = stamp
+            self._backoff = self._retry_at = 0.0
         finally:
             self._swap_lock.release()
 

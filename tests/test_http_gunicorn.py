@@ -145,3 +145,16 @@ def test_access_log_has_the_full_path_of_a_page(server):
         time.sleep(0.05)
     assert "/ui/try" in paths and "/try" not in paths, paths[-5:]
     assert "SECRET" not in server.log_text()  # the query string stays out of the log
+
+
+def test_readyz_reports_the_generation_every_worker_serves_after_reloads(server):
+    for _ in range(3):
+        reply = server.request("POST", "/v1/admin/reload", role="admin")
+        assert reply.status == 200, reply.raw
+    generation = reply.body["generation"]
+    seen = set()
+    for _ in range(20):
+        reply = server.request("GET", "/readyz")
+        assert reply.status == 200, reply.raw
+        seen.add(reply.body["generation"])
+    assert seen == {generation}

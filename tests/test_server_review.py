@@ -7,7 +7,7 @@ import copy
 import json
 
 import pytest
-from http_support import SEED, add_keys, assert_problem, bearer, make_app
+from http_support import SEED, add_keys, assert_problem, bearer, copy_policies, make_app
 from web_support import csrf_of, log_count, sign_in
 
 
@@ -189,3 +189,72 @@ def test_a_corrupt_keys_file_is_503_logged_once(app, keys, client, caplog, conte
     page = client.post("/ui/sign-in", data={"api_key": keys["audit"],
                                             "csrf_token": csrf_of(form.get_data(as_text=True))})
     assert page.status_code == 503 and "keys file" in page.get_data(as_text=True)
+
+
+# --- 4. the service requires the policies' lock -----------------------------------------------
+
+
+def test_the_service_refuses_a_policy_directory_without_its_lock(tmp_path):
+    from engine.errors import PolicyError
+
+    policies = copy_policies(tmp_path / "policies")
+    (policies / "policies.lock").unlink()
+    with pytest.raises(PolicyError) as info:
+        make_app(tmp_path / "state", policies)
+    assert {p.code for p in info.value.problems} == {"lock-missing"}
+
+
+def test_a_reload_without_the_lock_is_rejected(tmp_path):
+    policies = copy_policies(tmp_path / "policies")
+    app = make_app(tmp_path / "state", policies)
+    keys = add_keys(tmp_path / "state" / "keys.json")
+    (policies / "policies.lock").unlink()
+    resp = app.test_client().post("/v1/admin/reload", headers=bearer(keys["admin"]))
+    body = assert_problem(resp, 422)
+    assert all("lock-missing" in e["message"] for e in body["errors"]), body
+
+
+# --- 5. workers follow reloads even after a failed build; pruning keeps current snapshots -----
+
+
+def _runtime(policies, run_dir):
+    from engine.evaluate import Decider
+    from server.app import engine_for
+    from server.runtime import PolicyRuntime
+
+    engine = engine_for("compiled")
+    return PolicyRuntime(policies, lambda registry: Decider(registry, engine=engine),
+                         run_dir=run_dir, retry=(0.0, 0.0))
+
+
+def test_a_worker_retries_a_failed_build_without_a_new_reload(tmp_path):
+    from server.runtime import read_current
+
+    policies, run_dir = copy_policies(tmp_path / "policies"), tmp_path / "run"
+    first, second = _runtime(policies, run_dir), _runtime(policies, run_dir)
+    assert first.start().generation == second.start().generation == 1
+    assert first.reload().generation == 2
+    _, snapshot = read_current(run_dir)
+    hidden = snapshot.with_name(snapshot.name + ".away")
+    snapshot.rename(hidden)  # the second worker's build fails (as on an I/O error)
+    assert second.current().generation == 1
+    hidden.rename(snapshot)  # CURRENT itself does not change again
+    assert second.current().generation == 2
+
+
+def test_pruning_keeps_the_current_generations_and_unpublished_copies(tmp_path):
+    from server.runtime import KEEP_SNAPSHOTS, MARKER, read_current
+
+    policies, run_dir = copy_policies(tmp_path / "policies"), tmp_path / "run"
+    runtime = _runtime(policies, run_dir)
+    runtime.start()
+    snapshots = run_dir / "policies" / "snapshots"
+    # another reload's copy, not yet validated: named as if older than every published one
+    in_progress = snapshots / "00000000T000000-inflight"
+    in_progress.mkdir()
+    for _ in range(KEEP_SNAPSHOTS + 2):
+        runtime.reload()
+    generation, current = read_current(run_dir)
+    assert current.is_dir() and in_progress.is_dir()
+    kept = sorted(int((s / MARKER).read_text()) for s in snapshots.iterdir() if s != in_progress)
+    assert kept == list(range(generation - KEEP_SNAPSHOTS + 1, generation + 1))
