@@ -167,6 +167,9 @@ class VerifyResult(BaseModel):
     intact: bool
     records: int
     first_broken: int | None = None
+    checked_at: dt.datetime | None = Field(
+        None, description="When this check ran: a result is reused for up to 30 seconds."
+    )
 
 
 class Health(BaseModel):

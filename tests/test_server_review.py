@@ -258,3 +258,16 @@ def test_pruning_keeps_the_current_generations_and_unpublished_copies(tmp_path):
     assert current.is_dir() and in_progress.is_dir()
     kept = sorted(int((s / MARKER).read_text()) for s in snapshots.iterdir() if s != in_progress)
     assert kept == list(range(generation - KEEP_SNAPSHOTS + 1, generation + 1))
+
+
+# --- 7. /v1/audit/verify reuses a recent check ---------------------------------------------------
+
+
+def test_verify_reuses_a_recent_check_and_says_when_it_ran(client, keys):
+    client.post("/v1/decisions", json={"facts": SEED}, headers=bearer(keys["decide"]))
+    first = client.get("/v1/audit/verify", headers=bearer(keys["audit"])).json
+    assert first["intact"] is True and first["records"] == 1
+    assert first["checked_at"].endswith("Z")
+    client.post("/v1/decisions", json={"facts": SEED}, headers=bearer(keys["decide"]))
+    again = client.get("/v1/audit/verify", headers=bearer(keys["audit"])).json
+    assert again == first  # the same check, not a second scan of the whole log

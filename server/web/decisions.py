@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
-import time
 from typing import Any
 
 from flask import Blueprint, abort, render_template, request
@@ -14,6 +13,7 @@ from flask import Blueprint, abort, render_template, request
 from engine.model import SEGMENTS
 from engine.replay import Replayer
 from server.app import services
+from server.chain_status import chain_status
 from server.web.present import explain, fact_rows, regenerate_trace
 from server.web.session import signed_in
 
@@ -22,13 +22,11 @@ __all__ = ["bp"]
 bp = Blueprint("decisions", __name__)
 PAGE = 100
 WARNING_CODE = re.compile(r"[a-z][a-z0-9_]*")  # as in the policy format (engine.model)
-VERIFY_TTL = 30.0  # seconds a chain check is reused: verify reads the whole log
 
 _lock = threading.Lock()
-# Keyed by the object itself (kept alive here, so its id cannot be reused): a registry's
-# Replayer prepares its Deciders once; a log's chain check is reused for a few seconds.
+# Keyed by the registry itself (kept alive here, so its id cannot be reused): a
+# registry's Replayer prepares its Deciders once.
 _replayers: list[tuple[Any, Replayer]] = []
-_verified: list[tuple[Any, float, Any, dt.datetime]] = []
 KEEP = 4  # several apps live in one process only in tests
 
 
@@ -40,20 +38,6 @@ def _replayer(registry: Any) -> Replayer:
         replayer = Replayer(registry)
         _replayers[:] = [*_replayers[-(KEEP - 1):], (registry, replayer)]
         return replayer
-
-
-def chain_status(log: Any, *, fresh: bool = False) -> tuple[Any, dt.datetime]:
-    """The log's VerifyResult and when it was computed (reused for VERIFY_TTL seconds)."""
-    now = time.monotonic()
-    with _lock:
-        for known, at, result, checked in _verified:
-            if known is log and not fresh and now - at <= VERIFY_TTL:
-                return result, checked
-    result, checked = log.verify(), dt.datetime.now(dt.UTC)
-    with _lock:
-        kept = [item for item in _verified if item[0] is not log][-(KEEP - 1):]
-        _verified[:] = [*kept, (log, now, result, checked)]
-    return result, checked
 
 
 def _date(name: str, errors: dict[str, str]) -> dt.date | None:
