@@ -149,3 +149,90 @@ def test_batch_and_facts_together_is_a_usage_error(tmp_path: Path) -> None:
     source, _ = batch_file(tmp_path)
     result = run(str(EXAMPLES / "seed-case.json"), "--batch", str(source))
     assert result.exit_code == 2
+
+
+def test_duplicate_member_name_exit_1_located(tmp_path: Path) -> None:
+    # json.loads would keep the last "client_id"; the HTTP service refuses the document
+    # with 400, and so does the CLI, at the second occurrence's value.
+    path = tmp_path / "twice.json"
+    text = json.dumps(example("seed-case"))[:-1] + ', "client_id": "OTHER-1"}'
+    path.write_text(text, encoding="utf-8")
+    result = run(str(path), "--engine", "compiled")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    col = text.index('"OTHER-1"') + 1
+    assert result.stderr.startswith(
+        f"{path}:1:{col}: json-structure: /client_id: Member name 'client_id' appears twice"
+    ), result.stderr
+
+
+def test_duplicate_in_nested_object_uses_its_pointer(tmp_path: Path) -> None:
+    facts = example("seed-case")
+    lines = json.dumps(facts, indent=2).splitlines()
+    at = next(i for i, line in enumerate(lines) if '"dscr"' in line)
+    lines.insert(at + 1, '    "dscr": 9.9,')
+    path = tmp_path / "nested.json"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = run(str(path), "--engine", "compiled", "--format", "json")
+    assert result.exit_code == 1
+    [error] = json.loads(result.stderr)
+    assert error == {**error, "file": str(path), "code": "json-structure",
+                     "path": "/financials/dscr", "line": at + 2, "col": 13}
+
+
+@pytest.mark.parametrize("depth", [40, 3000])  # parsed then walked; past the parser's limit
+def test_deep_nesting_exit_1_located(tmp_path: Path, depth: int) -> None:
+    facts = example("seed-case")
+    head = json.dumps(facts)[:-1] + ', "extra":\n'
+    path = tmp_path / "deep.json"
+    path.write_text(head + "[" * depth + "]" * depth + "}", encoding="utf-8")
+    result = run(str(path), "--engine", "compiled")
+    assert result.exit_code == 1
+    # the root is level 1, "extra" level 2: the first container past MAX_DEPTH (32)
+    pointer = "/extra" + "/0" * 31
+    assert result.stderr.startswith(f"{path}:2:32: json-structure: {pointer}: "
+                                    "The JSON is nested too deeply at /extra/0"), result.stderr
+
+
+def test_nan_is_still_refused_by_the_facts_check(tmp_path: Path) -> None:
+    path = tmp_path / "nan.json"
+    text = json.dumps(example("seed-case")).replace('"dscr": ', '"dscr": NaN, "_x": ', 1)
+    text = text.replace(', "_x": ' + json.dumps(example("seed-case")["financials"]["dscr"]),
+                        "", 1)
+    path.write_text(text, encoding="utf-8")
+    result = run(str(path), "--engine", "compiled")
+    assert result.exit_code == 1
+    col = text.index("NaN") + 1
+    assert result.stderr.startswith(
+        f"{path}:1:{col}: facts: /financials/dscr: expected a finite number"), result.stderr
+
+
+def test_huge_integer_is_refused_not_a_crash(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    path.write_text('{"client_id": ' + "9" * 5000 + "}", encoding="utf-8")
+    result = run(str(path), "--engine", "compiled")
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"{path}:1:1: json-syntax: /: unusable JSON: ")
+
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_batch_line_with_duplicate_or_deep_nesting(tmp_path: Path, workers: str) -> None:
+    good = [json.dumps(example(n)) for n in EXAMPLE_NAMES[:2]]
+    twice = good[0][:-1] + ', "client_id": "OTHER-1"}'
+    deep = good[1][:-1] + ', "extra": ' + "[" * 40 + "]" * 40 + "}"
+    source = tmp_path / "portfolio.jsonl"
+    source.write_text("\n".join([good[0], twice, deep, good[1]]) + "\n", encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    result = run("--batch", str(source), "-o", str(out), "--workers", workers)
+    assert result.exit_code == 1, result.output
+    stderr = result.stderr.splitlines()
+    assert len(stderr) == 2
+    col = twice.index('"OTHER-1"') + 1
+    assert stderr[0].startswith(
+        f"{source}:2:{col}: json-structure: /client_id: Member name 'client_id' appears twice")
+    assert stderr[1].startswith(f"{source}:3:{deep.index('[') + 32}: json-structure: /extra/0")
+    rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [r["client_id"] for r in rows] == ["MFG-0042", None, None, "PWR-0007"]
+    assert [r.get("error") for r in rows] == [None, "refused", "refused", None]
+    assert rows[1]["errors"][0]["path"] == "/client_id"
+    assert rows[2]["line"] == 3

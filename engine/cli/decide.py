@@ -8,8 +8,10 @@ as ``FACTS.json:LINE:COL: code: /path: message`` (contract §3; ``--format json`
 list with the same fields) and exit 1; usage errors (a FACTS path that does not exist, a
 malformed ``--pin``, an unknown pinned version) exit 2.
 
-Codes: ``json-syntax`` (not JSON), ``encoding`` (not UTF-8, or a string that is not valid
-Unicode), ``facts`` (the facts check refused a field), ``no-policy`` (none in force).
+Codes: ``json-syntax`` (not JSON), ``json-structure`` (a member name given twice in an
+object, or nesting deeper than ``engine.json_strict.MAX_DEPTH``: refused as the HTTP
+service refuses them), ``encoding`` (not UTF-8, or a string that is not valid Unicode),
+``facts`` (the facts check refused a field), ``no-policy`` (none in force).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from engine.errors import (
     UnknownPolicyVersion,
 )
 from engine.json_locate import bad_string_pointer, line_col, locate, pointer_offsets
+from engine.json_strict import JsonRefused, decode
 from engine.registry import Registry
 
 __all__ = ["Located", "command", "error_lines", "load_registry", "located_errors", "parse_facts",
@@ -95,12 +98,21 @@ def parse_facts(data: bytes) -> tuple[str, Any]:
         raise Located("encoding", line, col, FieldError(
             "/", f"not UTF-8: byte 0x{data[exc.start]:02x} at offset {exc.start}")) from None
     try:
-        document = json.loads(text)
+        # NaN/Infinity parse as numbers here: the facts check refuses them with their place
+        # ("expected a finite number"), which says more than a syntax error would.
+        document = decode(text, constants=True)
     except json.JSONDecodeError as exc:
         raise Located("json-syntax", exc.lineno, exc.colno,
                       FieldError("/", f"invalid JSON: {exc.msg}")) from None
-    except RecursionError:
-        raise Located("json-syntax", 1, 1, FieldError("/", "invalid JSON: nested too deeply")
+    except JsonRefused as exc:
+        # A duplicated member name or nesting deeper than MAX_DEPTH, as the HTTP service
+        # refuses them; a duplicate is placed at its second occurrence (the one locate
+        # finds, as json.loads would keep it).
+        at = exc.pointer or "/"
+        line, col = _place(text, at)
+        raise Located("json-structure", line, col, FieldError(at, exc.message)) from None
+    except ValueError as exc:  # an integer over Python's digit limit
+        raise Located("json-syntax", 1, 1, FieldError("/", f"unusable JSON: {str(exc)[:200]}")
                       ) from None
     if "\\u" in text:  # only an escape can produce a lone surrogate
         bad = bad_string_pointer(document)
@@ -109,6 +121,15 @@ def parse_facts(data: bytes) -> tuple[str, Any]:
             raise Located("encoding", line, col, FieldError(
                 bad, "not valid Unicode (a lone surrogate escape such as \\ud800)"))
     return text, document
+
+
+def _place(text: str, pointer: str) -> tuple[int, int]:
+    """``locate``, which trusts the syntax: text too deep to parse may also be broken
+    further on, so a scan that fails there places the error at the start instead."""
+    try:
+        return locate(text, pointer)
+    except (IndexError, ValueError):
+        return 1, 1
 
 
 def _read_facts(path: str) -> tuple[str, Any]:
