@@ -33,6 +33,7 @@ from engine import pointer
 from engine.context import MISSING, lookup, to_pointer
 from engine.errors import FieldError
 from engine.facts_fast import compile_schema
+from engine.json_strict import MAX_DEPTH as JSON_MAX_DEPTH
 from engine.seam import LoadedPolicy
 
 __all__ = [
@@ -48,7 +49,8 @@ __all__ = [
 FACTS_SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schemas" / "facts.schema.json"
 
 # Facts need three levels (document, group, value); far deeper is an attack or an accident.
-MAX_DEPTH = 32
+# The same limit as for any JSON crmc reads (engine.json_strict).
+MAX_DEPTH = JSON_MAX_DEPTH
 # Errors returned at most (then one "... and N more errors" at "/"): enough to fix a
 # document, and bounded work (and response size) for a hostile one.
 MAX_ERRORS = 100

@@ -15,14 +15,12 @@ from __future__ import annotations
 
 import json
 
+from engine.pointer import escape
+
 __all__ = ["bad_string_pointer", "line_col", "locate", "pointer_offsets"]
 
 _WS = " \t\r\n"
 _SCALAR_END = ",]}" + _WS
-
-
-def _escape(token: str) -> str:
-    return token.replace("~", "~0").replace("/", "~1")
 
 
 def _string_end(text: str, i: int) -> int:
@@ -62,7 +60,7 @@ def pointer_offsets(text: str) -> dict[str, int]:
         if not stack:
             pointer = ""
         elif stack[-1][1] == "{":
-            pointer = f"{stack[-1][0]}/{_escape(pending_key or '')}"
+            pointer = f"{stack[-1][0]}/{escape(pending_key or '')}"
             pending_key = None
         else:
             pointer = f"{stack[-1][0]}/{stack[-1][2]}"
@@ -110,7 +108,7 @@ def bad_string_pointer(value: object) -> str | None:
         elif isinstance(item, dict):
             children = []
             for key, child in item.items():
-                here = f"{pointer}/{_escape(key)}"
+                here = f"{pointer}/{escape(key)}"
                 if not _encodable(key):
                     return here
                 children.append((here, child))
