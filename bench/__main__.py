@@ -1,7 +1,7 @@
 """``make bench`` = ``python -m bench``: the engine benchmark, then the HTTP benchmark.
 
-  python -m bench                      full run (~15 min on 2 cores, most of it the RSS
-                                       runs of 1,000,000 decisions per engine)
+  python -m bench                      full run (9-15 min on 2 shared cores, most of it the
+                                       RSS runs of 1,000,000 decisions per engine)
   python -m bench --quick              smoke run: 2,000 clients, 1 round, 20,000 RSS decisions
   python -m bench --rss-decisions 200000 --rss-engines durable,compiled
   python -m bench --profile durable    cProfile of our durable engine on 3,000 decisions
