@@ -8,6 +8,8 @@ from pathlib import Path
 
 ENV_PREFIX = "CRMC_"
 ENGINES = ("durable", "compiled")
+# engine.record_sqlite reads CRMC_DB_SYNC itself; checked here so a bad value stops start-up.
+DB_SYNC_MODES = ("full", "normal", "sqlite-full")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
@@ -49,6 +51,11 @@ class Settings:
                 raise ValueError(
                     f"CRMC_AUDIT_MASK: {pointer!r} is not a JSON pointer (must start with '/')"
                 )
+        db_sync = get("DB_SYNC", "full").strip().lower() or "full"
+        if db_sync not in DB_SYNC_MODES:
+            raise ValueError(
+                f"CRMC_DB_SYNC must be one of {', '.join(DB_SYNC_MODES)}, not {db_sync!r}"
+            )
         level = get("LOG_LEVEL", "INFO").upper()
         if level not in LOG_LEVELS:
             raise ValueError(

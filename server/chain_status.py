@@ -45,8 +45,11 @@ def _scan_lock(log: Any) -> threading.Lock:
 
 
 def chain_status(log: Any, *, fresh: bool = False) -> tuple[Any, dt.datetime]:
-    """The log's VerifyResult and when it was computed. ``fresh``: verify now unless
-    another thread is verifying already (then its result is waited for)."""
+    """The log's VerifyResult and when it was computed (cached for ``VERIFY_TTL``).
+
+    With no cached result, a caller arriving during another thread's scan waits for it and
+    takes its result. ``fresh``: wait for a running scan, then scan again unless that scan
+    began after the request."""
     asked = time.monotonic()
     cached = _cached(log)
     if cached is not None and not fresh and asked - cached[0] <= VERIFY_TTL:
@@ -58,7 +61,10 @@ def chain_status(log: Any, *, fresh: bool = False) -> tuple[Any, dt.datetime]:
         return cached[1], cached[2]
     try:
         again = _cached(log)
-        if again is not None and again[0] >= asked:  # finished while we waited for it
+        # A scan finished while we waited: recent enough for a cached answer; ``fresh``
+        # needs one that began after it was asked.
+        newest = asked if fresh else asked - VERIFY_TTL
+        if again is not None and again[0] >= newest:
             return again[1], again[2]
         started = time.monotonic()
         result, checked = log.verify(), dt.datetime.now(dt.UTC)

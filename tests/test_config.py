@@ -60,3 +60,12 @@ def test_the_cli_reports_a_bad_setting_as_a_usage_error() -> None:
     assert result.exit_code == 2
     assert "CRMC_MAX_BODY" in result.output
     assert "Traceback" not in result.output
+
+
+def test_a_bad_db_sync_mode_is_refused_at_start_up() -> None:
+    from engine.config import DB_SYNC_MODES
+    from engine.record_sqlite import SYNC_MODES
+
+    assert set(DB_SYNC_MODES) == set(SYNC_MODES)  # one list of modes, checked in both places
+    with pytest.raises(ValueError, match="CRMC_DB_SYNC"):
+        Settings.from_env({"CRMC_DB_SYNC": "off"})
