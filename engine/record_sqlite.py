@@ -110,6 +110,9 @@ class SqliteStore(SqlStore):
         self._commits = 0  # COMMITs by this process (under the write lock)
         self._synced = 0  # of those, how many a finished fsync covers
         self._syncing = False
+        # After a failed fsync the kernel may have dropped the dirty pages: a later fsync can
+        # succeed without the earlier commits on disk. Refuse to answer until a restart.
+        self._sync_failed: str | None = None
         self._sync_cv = threading.Condition()
         self._checkpointer: _Checkpointer | None = None  # started on the first kick
         self._pid = os.getpid()
@@ -121,6 +124,8 @@ class SqliteStore(SqlStore):
     @contextmanager
     def write_txn(self) -> Iterator[Any]:
         self._check_fork()
+        if self._sync_failed is not None:
+            raise LogUnavailable(self._sync_failed)
         with self._write_lock:
             cur = self._writer.cursor()
             try:
@@ -162,6 +167,8 @@ class SqliteStore(SqlStore):
         wanted = self._commits  # includes the caller's own commit
         with self._sync_cv:
             while self._synced < wanted:
+                if self._sync_failed is not None:
+                    raise LogUnavailable(self._sync_failed)
                 if self._syncing:
                     self._sync_cv.wait()
                     continue
@@ -177,6 +184,11 @@ class SqliteStore(SqlStore):
                     self._syncing = False
                     if done:
                         self._synced = max(self._synced, covers)
+                    else:
+                        self._sync_failed = (
+                            f"decision log {self._wal}: an earlier fsync failed; "
+                            "restart the service before it answers again"
+                        )
                     self._sync_cv.notify_all()
 
     def _fsync_wal(self) -> None:

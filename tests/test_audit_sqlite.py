@@ -81,3 +81,31 @@ def test_a_failing_rollback_does_not_hide_the_original_error(tmp_path: Path) -> 
         log.store._reader.close()
         log.store._connect()  # a fresh writer, so that closing the log can sign its head
         log.close()
+
+
+def test_after_a_failed_fsync_nothing_more_is_answered(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A failed fsync may leave earlier commits off the disk while a later fsync succeeds:
+    # no later append may be answered as durable until the process restarts.
+    from engine.record import LogUnavailable
+
+    monkeypatch.setenv("CRMC_DB_SYNC", "full")
+    log = open_log(f"sqlite:///{tmp_path / 'd.db'}", settings(tmp_path))
+    try:
+        assert log.append(make_entry(0)) == 1
+        real = log.store._fsync_wal
+
+        def failing_once() -> None:
+            monkeypatch.setattr(log.store, "_fsync_wal", real)
+            raise LogUnavailable("injected: fsync failed (EIO)")
+
+        monkeypatch.setattr(log.store, "_fsync_wal", failing_once)
+        with pytest.raises(LogUnavailable):
+            log.append(make_entry(1))
+        with pytest.raises(LogUnavailable, match="earlier fsync failed"):
+            log.append(make_entry(2))  # the fsync would work now: still refused
+    finally:
+        # nor is a checkpoint signed over records whose durability is unknown
+        with pytest.raises(LogUnavailable, match="earlier fsync failed"):
+            log.close()
