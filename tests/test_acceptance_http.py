@@ -14,26 +14,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-from http_support import SEED, add_keys, assert_problem, bearer, make_app
+from http_support import SEED, assert_problem, bearer
 
 LONE_NAME = json.dumps({"facts": {**SEED, "profile": {**SEED["profile"], "name": "@@"}}})
 LONE_NAME = LONE_NAME.replace('"@@"', '"\\ud800"')
-
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path / "state")
-
-
-@pytest.fixture
-def keys(app):
-    return add_keys(app.extensions["crmc"].settings.keys_file)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
 
 def _post(client, keys, path: str, raw: str):
     return client.post(path, data=raw.encode("ascii"), content_type="application/json",

@@ -10,21 +10,6 @@ import pytest
 from http_support import DISTRESSED, SEED, add_keys, assert_problem, bearer, make_app
 
 
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path / "state")
-
-
-@pytest.fixture
-def keys(app):
-    return add_keys(app.extensions["crmc"].settings.keys_file)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def post(client, keys, path, body, role="decide", **kwargs):
     return client.post(path, json=body, headers=bearer(keys[role]), **kwargs)
 

@@ -11,21 +11,6 @@ from http_support import SEED, add_keys, assert_problem, bearer, copy_policies, 
 from web_support import csrf_of, log_count, sign_in
 
 
-@pytest.fixture
-def app(tmp_path):
-    return make_app(tmp_path / "state")
-
-
-@pytest.fixture
-def keys(app):
-    return add_keys(app.extensions["crmc"].settings.keys_file)
-
-
-@pytest.fixture
-def client(app):
-    return app.test_client()
-
-
 def post_text(client, keys, path, text, role="decide"):
     return client.post(path, data=text.encode(), content_type="application/json",
                        headers=bearer(keys[role]))
