@@ -16,7 +16,6 @@ Grouping by module keeps this tool independent of how ``engine.evaluate`` is org
 from __future__ import annotations
 
 import argparse
-import cProfile
 import pstats
 import re
 import time
@@ -61,16 +60,7 @@ def cpu_us_per_decision(engine: str, n: int) -> float:
 
 
 def by_module(engine: str, n: int) -> Counter[str]:
-    clients = contenders.inputs(engine, n)
-    decide = contenders.make(engine)
-    for c in clients[:300]:
-        decide(c)
-    prof = cProfile.Profile()
-    prof.enable()
-    for c in clients:
-        decide(c)
-    prof.disable()
-    stats = pstats.Stats(prof)
+    stats = pstats.Stats(contenders.profiled(engine, n, warm=300))
     shares: Counter[str] = Counter()
     for (filename, _line, funcname), row in stats.stats.items():  # type: ignore[attr-defined]
         shares[module_of(filename, funcname)] += row[2]  # tottime

@@ -22,6 +22,7 @@ call and then reduced to the flat fields by :func:`flatten`. That is the honest 
 
 from __future__ import annotations
 
+import cProfile
 import datetime as dt
 from collections.abc import Callable
 from pathlib import Path
@@ -107,6 +108,20 @@ def inputs(name: str, n: int) -> list[dict[str, Any]]:
 
 
 # --- comparing outputs --------------------------------------------------------------------
+
+
+def profiled(name: str, n: int, warm: int = 300) -> cProfile.Profile:
+    """A cProfile of ``n`` decisions by contender ``name``, after ``warm`` untimed ones."""
+    clients = inputs(name, n)
+    decide = make(name)
+    for c in clients[: min(n, warm)]:
+        decide(c)
+    prof = cProfile.Profile()
+    prof.enable()
+    for c in clients:
+        decide(c)
+    prof.disable()
+    return prof
 
 
 def canon(out: Flat, sort_warnings: bool = True) -> list[Any]:

@@ -23,7 +23,6 @@ Modes:
 from __future__ import annotations
 
 import argparse
-import cProfile
 import gc
 import io
 import json
@@ -132,17 +131,8 @@ def load(policies: Path) -> dict[str, Any]:
 
 
 def profile(engine: str, n: int, top: int = 30) -> dict[str, Any]:
-    clients = contenders.inputs(engine, n)
-    decide = contenders.make(engine)
-    for c in clients[: min(n, 500)]:
-        decide(c)
-    prof = cProfile.Profile()
-    prof.enable()
-    for c in clients:
-        decide(c)
-    prof.disable()
     report = io.StringIO()
-    stats = pstats.Stats(prof, stream=report)
+    stats = pstats.Stats(contenders.profiled(engine, n, warm=500), stream=report)
     stats.sort_stats("tottime").print_stats(top)
     stats.sort_stats("cumulative").print_stats(top)
     print(report.getvalue(), file=sys.stderr)
